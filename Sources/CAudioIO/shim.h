@@ -1,0 +1,5 @@
+#ifndef VOX_CAUDIOIO_SHIM_H
+#define VOX_CAUDIOIO_SHIM_H
+#include <sndfile.h>
+#include <soxr.h>
+#endif

@@ -1,0 +1,68 @@
+import Foundation
+
+/// Where VoxServe keeps and finds things, mapped from the environment in one place.
+///
+/// - `VOXSERVE_HOME`: voices, cache and user models (default `~/.voxserve`).
+/// - `VOXSERVE_CACHE_DIR`: the conditioning cache (default `$VOXSERVE_HOME/cache`).
+/// - `VOXSERVE_DEPS`: what `scripts/setup.sh` installed (default: the `.deps` folder found
+///   by walking up from the executable, which is where `make` builds it).
+public struct VoxPaths: Sendable, Equatable {
+    public var home: URL
+    public var cacheDirectory: URL
+    public var depsDirectory: URL?
+
+    public init(home: URL, cacheDirectory: URL? = nil, depsDirectory: URL? = nil) {
+        self.home = home
+        self.cacheDirectory = cacheDirectory ?? home.appendingPathComponent("cache")
+        self.depsDirectory = depsDirectory
+    }
+
+    public static func fromEnvironment(_ env: [String: String] = ProcessInfo.processInfo.environment) -> VoxPaths {
+        let home: URL
+        if let h = env["VOXSERVE_HOME"], !h.isEmpty {
+            home = URL(fileURLWithPath: h)
+        } else {
+            home = FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".voxserve")
+        }
+        let cache = env["VOXSERVE_CACHE_DIR"].flatMap { $0.isEmpty ? nil : URL(fileURLWithPath: $0) }
+        let deps = env["VOXSERVE_DEPS"].flatMap { $0.isEmpty ? nil : URL(fileURLWithPath: $0) } ?? locateDeps()
+        return VoxPaths(home: home, cacheDirectory: cache, depsDirectory: deps)
+    }
+
+    /// User voices: `$VOXSERVE_HOME/voices`.
+    public var voicesDirectory: URL { home.appendingPathComponent("voices") }
+    /// Models installed by setup (the default voice): `.deps/models`.
+    public var setupModelsDirectory: URL? { depsDirectory?.appendingPathComponent("models") }
+    /// Resemblyzer's speaker-encoder weights installed by setup.
+    public var resemblyzerWeights: URL? { depsDirectory?.appendingPathComponent("resemblyzer/pretrained.pt") }
+
+    /// Folders searched for ONNX Runtime's shared library, GPU build first when asked for.
+    public func onnxRuntimeLibraryCandidates(preferGPU: Bool) -> [URL] {
+        guard let deps = depsDirectory else { return [] }
+        let cpu = deps.appendingPathComponent("onnxruntime/lib/libonnxruntime.so.1")
+        let gpu = deps.appendingPathComponent("onnxruntime-gpu/lib/libonnxruntime.so.1")
+        return preferGPU ? [gpu, cpu] : [cpu]
+    }
+
+    /// Walks up from the running executable (and the working directory) looking for `.deps`.
+    public static func locateDeps() -> URL? {
+        var starts: [URL] = []
+        let exe = URL(fileURLWithPath: CommandLine.arguments.first ?? "").resolvingSymlinksInPath()
+        if exe.path.hasPrefix("/") { starts.append(exe.deletingLastPathComponent()) }
+        if let p = Bundle.main.executableURL { starts.append(p.resolvingSymlinksInPath().deletingLastPathComponent()) }
+        starts.append(URL(fileURLWithPath: FileManager.default.currentDirectoryPath))
+        for start in starts {
+            var dir = start
+            for _ in 0..<8 {
+                let candidate = dir.appendingPathComponent(".deps")
+                if FileManager.default.fileExists(atPath: candidate.appendingPathComponent("onnxruntime").path) {
+                    return candidate
+                }
+                let parent = dir.deletingLastPathComponent()
+                if parent.path == dir.path { break }
+                dir = parent
+            }
+        }
+        return nil
+    }
+}
