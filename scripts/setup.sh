@@ -119,6 +119,16 @@ if [ ! -f "$DEPS/resemblyzer/pretrained.pt" ]; then
   mv "$DEPS/resemblyzer.tmp/pretrained.pt" "$DEPS/resemblyzer/pretrained.pt"; rmdir "$DEPS/resemblyzer.tmp"
 fi
 
+# --- Python for the tests' reference scripts (pinned, hashed) ------------------------
+VENV="$DEPS/venv"
+REQ="$ROOT/scripts/requirements-test.txt"
+if ! cmp -s "$REQ" "$VENV/.requirements" 2>/dev/null; then
+  log "creating $VENV"
+  [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --require-hashes --only-binary=:all: -r "$REQ"
+  cp "$REQ" "$VENV/.requirements"
+fi
+
 [ "${GPU:-0}" = "1" ] && "$ROOT/scripts/setup-gpu.sh"
 [ "${BENCH:-0}" = "1" ] && "$ROOT/scripts/setup-bench.sh"
 log "ready ($DEPS)"
