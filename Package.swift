@@ -14,6 +14,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
     ],
     targets: [
         // C at the edge. ONNX Runtime is loaded with dlopen (so a GPU build can be chosen at run time);
@@ -38,10 +42,22 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .target(
+            name: "VoxServer",
+            dependencies: [
+                "VoxCore", "VoxAudio", "VoxONNX", "VoxPhonemizer", "VoxEngines", "VoxOptimizer",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            resources: [.copy("Resources")]
+        ),
         .executableTarget(
             name: "voxserve",
             dependencies: [
-                "VoxCore", "VoxAudio", "VoxEngines", "VoxOptimizer",
+                "VoxCore", "VoxAudio", "VoxONNX", "VoxPhonemizer", "VoxEngines", "VoxOptimizer", "VoxServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -53,6 +69,13 @@ let package = Package(
         .testTarget(name: "VoxPhonemizerTests", dependencies: ["VoxCore", "VoxPhonemizer"]),
         .testTarget(name: "VoxEnginesTests", dependencies: ["VoxCore", "VoxAudio", "VoxONNX", "VoxEngines"]),
         .testTarget(name: "VoxOptimizerTests", dependencies: ["VoxCore", "VoxONNX", "VoxOptimizer"]),
+        .testTarget(
+            name: "VoxServerTests",
+            dependencies: [
+                "VoxCore", "VoxAudio", "VoxEngines", "VoxOptimizer", "VoxServer",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]
+        ),
         .testTarget(name: "VoxServeCLITests", dependencies: ["VoxCore"]),
     ],
     swiftLanguageModes: [.v6]

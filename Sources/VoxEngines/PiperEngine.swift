@@ -1,0 +1,121 @@
+import Foundation
+import Logging
+import VoxCore
+import VoxONNX
+
+/// Piper (VITS) voices on ONNX Runtime, phonemized by espeak-ng.
+public final class PiperEngine: SpeechSynthesizer {
+    /// Silence between sentences, in seconds.
+    public static let sentenceSilence = 0.2
+
+    public let voice: PiperVoice
+    public let info: SynthesizerInfo
+    public let session: ONNXSession
+    private let phonemizer: any Phonemizer
+    private let logger: Logger
+    private let warnedPhonemes = WarnedSet()
+
+    public init(voice: PiperVoice, phonemizer: any Phonemizer, options: SessionOptions = SessionOptions(), runtime: ONNXRuntime, logger: Logger = Logger(label: "vox.piper")) throws {
+        self.voice = voice
+        self.phonemizer = phonemizer
+        self.logger = logger
+        do {
+            self.session = try ONNXSession(modelPath: voice.modelURL.path, options: options, runtime: runtime)
+        } catch let error as ONNXRuntimeError {
+            throw error.voxError
+        }
+        for required in ["input", "input_lengths", "scales"] where session.input(named: required) == nil {
+            throw VoxError.invalidModel("\(voice.modelURL.lastPathComponent) is not a Piper voice: it has no '\(required)' input.", path: voice.modelURL.path)
+        }
+        self.info = SynthesizerInfo(
+            engine: "piper", voice: voice.name, sampleRate: voice.sampleRate, speakers: voice.numSpeakers,
+            modelFingerprint: voice.fingerprint)
+    }
+
+    public func synthesize(_ request: SynthesisRequest) async throws -> AudioBuffer {
+        var out = AudioBuffer(samples: [], sampleRate: voice.sampleRate)
+        for try await chunk in stream(request) {
+            out.append(chunk.audio)
+        }
+        return out
+    }
+
+    /// One chunk per sentence; each chunk after the first starts with the inter-sentence silence.
+    public func stream(_ request: SynthesisRequest) -> AsyncThrowingStream<AudioChunk, Error> {
+        AsyncThrowingStream { continuation in
+            let task = Task {
+                do {
+                    try request.validate()
+                    let sentences = try await self.phonemizer.sentencePhonemes(for: request.text, voice: self.voice.espeakVoice)
+                    let spoken = sentences.filter { !$0.allSatisfy { $0.isWhitespace || $0.isPunctuation } }
+                    guard !spoken.isEmpty else {
+                        throw VoxError.invalidInput("The text has nothing speakable in it (only punctuation or symbols).")
+                    }
+                    for (i, phonemes) in spoken.enumerated() {
+                        try Task.checkCancellation()
+                        var audio = try await self.synthesize(phonemes: phonemes, request: request)
+                        if i > 0 {
+                            audio.samples.insert(contentsOf: [Float](repeating: 0, count: Int(Self.sentenceSilence * Double(self.voice.sampleRate))), at: 0)
+                        }
+                        continuation.yield(AudioChunk(audio: audio, index: i, text: phonemes, isLast: i == spoken.count - 1))
+                    }
+                    continuation.finish()
+                } catch {
+                    continuation.finish(throwing: error)
+                }
+            }
+            continuation.onTermination = { _ in task.cancel() }
+        }
+    }
+
+    /// Runs the model on one sentence's phonemes; returns peak-normalised audio.
+    public func synthesize(phonemes: String, request: SynthesisRequest) async throws -> AudioBuffer {
+        let (ids, missing) = voice.phonemeIDs(for: phonemes)
+        for phoneme in missing where warnedPhonemes.insert(phoneme) {
+            logger.warning("phoneme not in the voice's map; skipped", metadata: ["vox.voice": "\(voice.name)", "vox.phoneme": "\(phoneme.unicodeScalars.map { String($0.value, radix: 16) })"])
+        }
+        let inference = voice.inference
+        let lengthScale = (request.lengthScale ?? inference.lengthScale) / request.speed
+        var feeds: [String: Tensor] = [
+            "input": Tensor(int64: ids, shape: [1, ids.count]),
+            "input_lengths": Tensor(int64: [Int64(ids.count)], shape: [1]),
+            "scales": Tensor(float32: [request.noiseScale ?? inference.noiseScale, lengthScale, request.noiseW ?? inference.noiseW], shape: [3]),
+        ]
+        if voice.numSpeakers > 1 {
+            feeds["sid"] = Tensor(int64: [Int64(try voice.speakerID(request.speakerID))], shape: [1])
+        } else if let s = request.speakerID, s != 0 {
+            throw VoxError.invalidInput("Voice \(voice.name) has one speaker; speaker \(s) does not exist.")
+        }
+        let session = self.session
+        let inputs = feeds
+        let output: Tensor
+        do {
+            output = try await offload { try session.run(inputs, outputNames: ["output"])["output"]! }
+        } catch let error as ONNXRuntimeError {
+            throw VoxError.engineFailure("Piper inference failed for voice \(voice.name): \(error.message)", detail: error.description)
+        }
+        var samples = output.floats()
+        Self.peakNormalize(&samples)
+        return AudioBuffer(samples: samples, sampleRate: voice.sampleRate)
+    }
+
+    /// Piper's normalisation: scale so the peak is full scale, never amplifying more than 100×.
+    static func peakNormalize(_ samples: inout [Float]) {
+        let peak = samples.reduce(Float(0)) { max($0, abs($1)) }
+        guard peak.isFinite else { return }
+        let scale = 1 / max(0.01, peak)
+        for i in samples.indices { samples[i] = min(1, max(-1, samples[i] * scale)) }
+    }
+}
+
+/// Remembers which values were already reported, so a warning is logged once.
+final class WarnedSet: @unchecked Sendable {
+    private let lock = NSLock()
+    private var seen = Set<String>()
+    /// True when `value` was not seen before.
+    func insert(_ value: String) -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return seen.insert(value).inserted
+    }
+}

@@ -1,0 +1,114 @@
+import Foundation
+import VoxCore
+
+/// A Piper (VITS) voice on disk: `NAME.onnx` and its `NAME.onnx.json` config.
+public struct PiperVoice: Sendable, Equatable {
+    public struct Inference: Sendable, Equatable {
+        public var noiseScale: Float
+        public var lengthScale: Float
+        public var noiseW: Float
+    }
+
+    public var name: String
+    public var modelURL: URL
+    public var configURL: URL
+    public var sampleRate: Int
+    /// espeak-ng voice used for phonemes, e.g. "en-us".
+    public var espeakVoice: String
+    public var inference: Inference
+    public var phonemeIDMap: [String: [Int64]]
+    public var numSpeakers: Int
+    public var speakerIDMap: [String: Int]
+    public var language: String?
+
+    /// Loads the config beside `modelURL` (`.onnx.json`, or `.json` in place of `.onnx`).
+    public static func load(modelURL: URL) throws -> PiperVoice {
+        let fm = FileManager.default
+        guard fm.fileExists(atPath: modelURL.path) else { throw VoxError.modelNotFound(modelURL.path) }
+        let candidates = [
+            URL(fileURLWithPath: modelURL.path + ".json"),
+            modelURL.deletingPathExtension().appendingPathExtension("json"),
+        ]
+        guard let configURL = candidates.first(where: { fm.fileExists(atPath: $0.path) }) else {
+            throw VoxError.invalidModel(
+                "The Piper voice \(modelURL.lastPathComponent) has no config: put \(modelURL.lastPathComponent).json beside it.",
+                path: modelURL.path)
+        }
+        let data: Data
+        do { data = try Data(contentsOf: configURL) } catch {
+            throw VoxError.io("Cannot read \(configURL.path): \(error.localizedDescription)", path: configURL.path)
+        }
+        return try parse(config: data, modelURL: modelURL, configURL: configURL)
+    }
+
+    static func parse(config data: Data, modelURL: URL, configURL: URL) throws -> PiperVoice {
+        let bad = { (what: String) in
+            VoxError.invalidModel("The Piper config \(configURL.lastPathComponent) is invalid: \(what).", path: configURL.path)
+        }
+        guard let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else { throw bad("not a JSON object") }
+        guard let audio = json["audio"] as? [String: Any], let rate = (audio["sample_rate"] as? NSNumber)?.intValue, rate > 0 else {
+            throw bad("audio.sample_rate is missing")
+        }
+        guard let rawMap = json["phoneme_id_map"] as? [String: Any], !rawMap.isEmpty else { throw bad("phoneme_id_map is missing") }
+        var map: [String: [Int64]] = [:]
+        for (phoneme, ids) in rawMap {
+            guard let list = ids as? [NSNumber] else { throw bad("phoneme_id_map[\(phoneme)] is not a list of ids") }
+            map[phoneme] = list.map { $0.int64Value }
+        }
+        for required in ["^", "_", "$"] where map[required] == nil {
+            throw bad("phoneme_id_map lacks '\(required)'")
+        }
+        let espeak = (json["espeak"] as? [String: Any])?["voice"] as? String ?? "en-us"
+        let inf = json["inference"] as? [String: Any] ?? [:]
+        func f(_ key: String, _ fallback: Float) -> Float { (inf[key] as? NSNumber)?.floatValue ?? fallback }
+        let speakers = (json["num_speakers"] as? NSNumber)?.intValue ?? 1
+        var speakerMap: [String: Int] = [:]
+        for (k, v) in json["speaker_id_map"] as? [String: Any] ?? [:] {
+            if let id = (v as? NSNumber)?.intValue { speakerMap[k] = id }
+        }
+        let language = ((json["language"] as? [String: Any])?["code"] as? String)
+        var name = modelURL.lastPathComponent
+        if name.hasSuffix(".onnx") { name.removeLast(5) }
+        return PiperVoice(
+            name: name, modelURL: modelURL, configURL: configURL, sampleRate: rate, espeakVoice: espeak,
+            inference: Inference(noiseScale: f("noise_scale", 0.667), lengthScale: f("length_scale", 1), noiseW: f("noise_w", 0.8)),
+            phonemeIDMap: map, numSpeakers: max(1, speakers), speakerIDMap: speakerMap, language: language)
+    }
+
+    /// Model ids for one sentence's phonemes, as piper does it: `^`, `_`, then each phoneme
+    /// (a Unicode scalar) followed by `_`, then `$`. Phonemes missing from the map are skipped
+    /// and returned in `missing`.
+    public func phonemeIDs(for phonemes: String) -> (ids: [Int64], missing: Set<String>) {
+        let pad = phonemeIDMap["_"]!
+        var ids = phonemeIDMap["^"]! + pad
+        var missing = Set<String>()
+        for scalar in phonemes.unicodeScalars {
+            let key = String(scalar)
+            guard let mapped = phonemeIDMap[key] else {
+                missing.insert(key)
+                continue
+            }
+            ids += mapped
+            ids += pad
+        }
+        ids += phonemeIDMap["$"]!
+        return (ids, missing)
+    }
+
+    /// Resolves a speaker given by number or by name in `speaker_id_map`.
+    public func speakerID(_ requested: Int?) throws -> Int {
+        let id = requested ?? 0
+        guard id >= 0 && id < numSpeakers else {
+            throw VoxError.invalidInput("Voice \(name) has \(numSpeakers) speaker(s); speaker \(id) does not exist (use 0…\(numSpeakers - 1)).")
+        }
+        return id
+    }
+
+    /// Identifies the model file for cache keys: size and modification time.
+    public var fingerprint: String {
+        let attrs = try? FileManager.default.attributesOfItem(atPath: modelURL.path)
+        let size = (attrs?[.size] as? NSNumber)?.int64Value ?? 0
+        let mtime = (attrs?[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
+        return "\(size)-\(Int64(mtime))"
+    }
+}

@@ -1,0 +1,34 @@
+import ArgumentParser
+import Foundation
+import Logging
+
+@main
+struct VoxServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "voxserve",
+        abstract: "Self-hosted text-to-speech: Piper voices and voice cloning on ONNX Runtime.",
+        subcommands: [VoicesCommand.self]
+    )
+
+    static func bootstrapLogging(verbose: Bool) {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = verbose ? .debug : .warning
+            return handler
+        }
+    }
+}
+
+/// Options every command that synthesizes shares.
+struct EngineOptions: ParsableArguments {
+    @Flag(name: .customLong("no-optimize"), help: "Bypass the optimizer (plain engine, default ONNX Runtime settings). Same as VOXSERVE_OPTIMIZE=0.")
+    var noOptimize = false
+
+    @Flag(name: .shortAndLong, help: "Log what the engine and optimizer do.")
+    var verbose = false
+
+    /// The optimizer is on unless --no-optimize or VOXSERVE_OPTIMIZE=0.
+    var optimize: Bool {
+        !noOptimize && ProcessInfo.processInfo.environment["VOXSERVE_OPTIMIZE"] != "0"
+    }
+}
