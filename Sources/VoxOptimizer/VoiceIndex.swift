@@ -21,16 +21,16 @@ struct VoiceIndex: Codable, Equatable {
     var version: Int = currentVersion
     var voices: [String: Record] = [:]
 
-    func entry(named name: String) -> VoiceEntry? {
+    func entry(named name: String) -> LibraryVoice? {
         voices[name].map {
-            VoiceEntry(
+            LibraryVoice(
                 name: name, sha256: $0.sha256, format: $0.format, byteCount: $0.byteCount, addedAt: $0.addedAt,
                 originalFileName: $0.originalFileName
             )
         }
     }
 
-    var entries: [VoiceEntry] { voices.keys.sorted().compactMap(entry(named:)) }
+    var entries: [LibraryVoice] { voices.keys.sorted().compactMap(entry(named:)) }
 
     /// True when some voice other than `excluding` stores its reference in `sha256`.
     func isReferenced(_ sha256: String, excluding name: String? = nil) -> Bool {

@@ -50,7 +50,7 @@ public actor VoiceLibrary {
     private nonisolated var lockURL: URL { directory.appendingPathComponent(".lock") }
 
     /// The stored reference file of `entry`.
-    public nonisolated func referenceURL(for entry: VoiceEntry) -> URL {
+    public nonisolated func referenceURL(for entry: LibraryVoice) -> URL {
         referencesDirectory.appendingPathComponent(entry.fileName)
     }
 
@@ -88,7 +88,7 @@ public actor VoiceLibrary {
     /// Adds the recording in `file` as voice `name`. Only its content and its last path component
     /// (for display) are kept.
     @discardableResult
-    public func add(name: String, file: URL, replacing: Bool = false) async throws -> VoiceEntry {
+    public func add(name: String, file: URL, replacing: Bool = false) async throws -> LibraryVoice {
         try Self.validateName(name)
         let data = try await ConditioningFileIO.perform {
             let size = (try? FileManager.default.attributesOfItem(atPath: file.path)[.size] as? NSNumber)?.intValue ?? 0
@@ -106,7 +106,7 @@ public actor VoiceLibrary {
 
     /// Adds `data` (an encoded WAV, FLAC, OGG, MP3 or AIFF file) as voice `name`.
     @discardableResult
-    public func add(name: String, data: Data, originalFileName: String? = nil, replacing: Bool = false) async throws -> VoiceEntry {
+    public func add(name: String, data: Data, originalFileName: String? = nil, replacing: Bool = false) async throws -> LibraryVoice {
         try Self.validateName(name)
         let label = originalFileName ?? name
         guard !data.isEmpty else {
@@ -123,7 +123,7 @@ public actor VoiceLibrary {
             originalFileName: originalFileName.map { URL(fileURLWithPath: $0).lastPathComponent }
         )
         let (directory, references, indexURL, lockURL) = (self.directory, referencesDirectory, self.indexURL, self.lockURL)
-        let (entry, removedFile) = try await ConditioningFileIO.perform { () throws -> (VoiceEntry, String?) in
+        let (entry, removedFile) = try await ConditioningFileIO.perform { () throws -> (LibraryVoice, String?) in
             try Self.createDirectory(references)
             return try Self.withLock(lockURL) {
                 var index = try VoiceIndex.read(from: indexURL)
@@ -160,10 +160,10 @@ public actor VoiceLibrary {
 
     /// Removes voice `name`, and its reference file when no other name uses it.
     @discardableResult
-    public func remove(name: String) async throws -> VoiceEntry {
+    public func remove(name: String) async throws -> LibraryVoice {
         try Self.validateName(name)
         let (references, indexURL, lockURL) = (referencesDirectory, self.indexURL, self.lockURL)
-        let entry = try await ConditioningFileIO.perform { () throws -> VoiceEntry in
+        let entry = try await ConditioningFileIO.perform { () throws -> LibraryVoice in
             guard FileManager.default.fileExists(atPath: indexURL.path) else { throw VoxError.unknownVoice(name) }
             return try Self.withLock(lockURL) {
                 var index = try VoiceIndex.read(from: indexURL)
@@ -185,13 +185,13 @@ public actor VoiceLibrary {
     // MARK: Queries
 
     /// Every voice, sorted by name.
-    public func list() async throws -> [VoiceEntry] {
+    public func list() async throws -> [LibraryVoice] {
         let indexURL = self.indexURL
         return try await ConditioningFileIO.perform { try VoiceIndex.read(from: indexURL).entries }
     }
 
     /// The entry for `name`, or an unknown-voice error that lists the known names.
-    public func entry(named name: String) async throws -> VoiceEntry {
+    public func entry(named name: String) async throws -> LibraryVoice {
         try Self.validateName(name)
         let indexURL = self.indexURL
         return try await ConditioningFileIO.perform {

@@ -1,7 +1,7 @@
 import Foundation
 
 /// One named voice in the ``VoiceLibrary``: a reference recording stored by content hash.
-public struct VoiceEntry: Sendable, Equatable, Hashable, Codable {
+public struct LibraryVoice: Sendable, Equatable, Hashable, Codable {
     public var name: String
     /// Lowercase hex SHA-256 of the reference's bytes; also its stored file's name.
     public var sha256: String
