@@ -8,7 +8,8 @@ import VoxCore
 /// read ahead) in process-wide globals. This actor must therefore be the only caller of
 /// libespeak-ng in the process, which is why it has no public initialiser: use ``shared``.
 ///
-/// Phonemizing is quick (about a millisecond per sentence), so it runs on the actor's executor.
+/// Phonemizing is quick next to synthesis, so it runs on the actor's executor rather than a
+/// thread pool of its own.
 public actor EspeakPhonemizer {
     /// The one instance in the process.
     public static let shared = EspeakPhonemizer()
