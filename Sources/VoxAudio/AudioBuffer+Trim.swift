@@ -5,7 +5,7 @@ extension AudioBuffer {
     /// The sample range that is not silence, as `librosa.effects.trim` finds it: frames of
     /// `frameLength` samples every `hopLength` (centred, zero padded) whose RMS is within `topDB`
     /// of the loudest frame's. The range runs from the first such frame's start to the last one's
-    /// end (at most the buffer's end); it is empty when the whole buffer is silent.
+    /// end (at most the buffer's end). Levels are relative, so all-zero audio is kept whole, as in librosa.
     public func nonSilentRange(topDB: Double = 20, frameLength: Int = 2048, hopLength: Int = 512) -> Range<Int> {
         precondition(frameLength > 0 && hopLength > 0, "frame and hop lengths must be positive")
         guard !samples.isEmpty else { return 0..<0 }
@@ -24,11 +24,11 @@ extension AudioBuffer {
         let floor = 1e-10
         let reference = 10 * log10(Swift.max(floor, meanSquares.max() ?? 0))
         let loud = meanSquares.indices.filter { 10 * log10(Swift.max(floor, meanSquares[$0])) - reference > -topDB }
-        guard let first = loud.first, let last = loud.last else { return 0..<0 }
+        guard let first = loud.first, let last = loud.last else { return 0..<0 }  // topDB <= 0, or NaN samples
         return (first * hopLength)..<Swift.min(samples.count, (last + 1) * hopLength)
     }
 
-    /// `self` without its leading and trailing silence (see `nonSilentRange`); empty when all silent.
+    /// `self` without its leading and trailing silence (see `nonSilentRange`).
     public func trimmingSilence(topDB: Double = 20, frameLength: Int = 2048, hopLength: Int = 512) -> AudioBuffer {
         let range = nonSilentRange(topDB: topDB, frameLength: frameLength, hopLength: hopLength)
         return AudioBuffer(samples: Array(samples[range]), sampleRate: sampleRate)

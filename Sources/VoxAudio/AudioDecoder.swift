@@ -175,7 +175,7 @@ public struct AudioDecoder: Sendable {
 
     private func tooLarge(_ size: Int, subject: String) -> VoxError {
         VoxError.invalidAudio(
-            "\(subject) is too large: \(Self.megabytes(size)), where the limit is \(Self.megabytes(limits.maxBytes)). Send a shorter recording or a compressed format (FLAC, OGG or MP3)."
+            "\(subject) is too large: \(Self.size(size)), where the limit is \(Self.size(limits.maxBytes)). Send a shorter recording or a compressed format (FLAC, OGG or MP3)."
         )
     }
 
@@ -194,8 +194,8 @@ public struct AudioDecoder: Sendable {
         label.map { "Audio '\($0)'" } ?? "The audio"
     }
 
-    private static func megabytes(_ bytes: Int) -> String {
-        String(format: "%.1f MB", Double(bytes) / 1_000_000)
+    private static func size(_ bytes: Int) -> String {
+        bytes >= 1_000_000 ? String(format: "%.1f MB", Double(bytes) / 1_000_000) : "\(bytes) bytes"
     }
 
     private static func seconds(_ seconds: Double) -> String {
