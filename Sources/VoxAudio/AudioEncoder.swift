@@ -8,6 +8,8 @@ import VoxCore
 /// Samples are clipped to [-1, 1] for every format except float32 WAV. Audio holding NaN or
 /// infinite samples is refused, never written. Opus and MP3 accept only some sample rates: other
 /// rates are resampled to the nearest higher rate they accept (`encodedSampleRate(for:sourceRate:)`).
+/// Empty audio gives an empty WAV, Ogg or PCM stream; FLAC and MP3 refuse it (libsndfile would
+/// write nothing at all).
 public struct AudioEncoder: Sendable {
     /// Sample format of `.wav` output.
     public var wavSampleFormat: WAVSampleFormat
@@ -94,6 +96,10 @@ public struct AudioEncoder: Sendable {
                 "Encoding \(audio.samples.count) samples at \(rate) Hz as \(format.name) failed (libsndfile: \(message)).",
                 detail: message
             )
+        }
+        guard !storage.bytes.isEmpty else {
+            // libsndfile writes FLAC and MP3 headers with the first samples, so no samples means no file.
+            throw VoxError.invalidAudio("There is no audio to encode as \(format.name): the buffer is empty.")
         }
         return Data(storage.bytes)
     }

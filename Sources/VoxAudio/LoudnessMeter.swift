@@ -26,7 +26,7 @@ public struct LoudnessMeter: Sendable {
     /// (silence). Throws `.invalidAudio` for audio shorter than one block.
     public func integratedLoudness(of buffer: AudioBuffer) throws -> Double {
         let rate = Double(buffer.sampleRate)
-        guard buffer.sampleRate > 0, Double(buffer.samples.count) >= blockDuration * rate else {
+        guard blockDuration > 0, buffer.sampleRate > 0, Double(buffer.samples.count) >= blockDuration * rate else {
             throw VoxError.invalidAudio(
                 "Cannot measure loudness of \(String(format: "%.3f", buffer.duration)) s of audio: at least one \(blockDuration) s block is needed."
             )

@@ -136,3 +136,21 @@ import VoxCore
         #expect(smallest.count < best.count)
     }
 }
+
+extension AudioEncoderTests {
+    @Test(arguments: AudioFormat.allCases)
+    func emptyAudioMakesAnEmptyFileOrIsRefused(format: AudioFormat) throws {
+        guard AudioEncoder.canEncode(format) else { return }
+        let empty = AudioBuffer(samples: [], sampleRate: 24000)
+        switch format {
+        case .pcm: #expect(try AudioEncoder().encode(empty, as: format).isEmpty)
+        case .wav: #expect(try AudioEncoder().encode(empty, as: format).count == 44)
+        case .ogg, .opus: #expect(try AudioEncoder().encode(empty, as: format).prefix(4) == Data("OggS".utf8))
+        case .flac, .mp3:
+            // libsndfile writes these headers only with the first samples: never hand out a 0-byte file.
+            let error = try #require(throws: VoxError.self) { try AudioEncoder().encode(empty, as: format) }
+            #expect(error.kind == .invalidAudio)
+            #expect(error.message.contains("empty"))
+        }
+    }
+}
