@@ -33,21 +33,30 @@ public final class SpeakerEmbedder: Sendable {
         try self.init(weights: weights, cache: cache ?? ConditioningCache(configuration: ConditioningCacheConfiguration(directory: paths.cacheDirectory)))
     }
 
+    /// The cache key of `reference`'s embedding: its content, this encoder's weights, the front end.
+    public func key(for reference: VoiceReference) -> ConditioningKey {
+        ConditioningKey(reference: reference, engine: Self.engineID, modelFingerprint: modelFingerprint, parameters: ["rate": "16000", "preprocess": "resemblyzer"])
+    }
+
     /// The embedding of `reference` and whether the cache had it.
     public func embedding(for reference: VoiceReference) async throws -> (embedding: [Float], outcome: ConditioningCacheOutcome) {
-        let key = ConditioningKey(reference: reference, engine: Self.engineID, modelFingerprint: modelFingerprint, parameters: ["rate": "16000", "preprocess": "resemblyzer"])
-        let encoder = self.encoder
-        let decoder = self.decoder
-        let (conditioning, outcome) = try await cache.conditioning(for: key) {
-            let embedding = try await offload {
-                let audio = try Resampler.resample(try decoder.decode(reference), to: VoiceEncoder.sampleRate)
-                return try encoder.embed(encoder.preprocess(audio.samples))
-            }
-            return Conditioning(["embedding": try ConditioningTensor(float32: embedding, shape: [embedding.count])])
+        let (conditioning, outcome) = try await cache.conditioning(for: key(for: reference)) {
+            try await self.compute(reference)
         }
         guard let tensor = conditioning["embedding"] else {
             throw VoxError.engineFailure("The cached speaker embedding has no 'embedding' tensor.")
         }
         return (try tensor.float32Values(), outcome)
+    }
+
+    /// What a cache miss costs: decode, resample to 16 kHz, preprocess and embed, off the cooperative pool.
+    public func compute(_ reference: VoiceReference) async throws -> Conditioning {
+        let encoder = self.encoder
+        let decoder = self.decoder
+        let embedding = try await offload {
+            let audio = try Resampler.resample(try decoder.decode(reference), to: VoiceEncoder.sampleRate)
+            return try encoder.embed(encoder.preprocess(audio.samples))
+        }
+        return Conditioning(["embedding": try ConditioningTensor(float32: embedding, shape: [embedding.count])])
     }
 }

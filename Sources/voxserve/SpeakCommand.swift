@@ -39,6 +39,8 @@ struct SpeakCommand: AsyncParsableCommand {
 
     @OptionGroup var engine: EngineOptions
 
+    @Flag(help: .hidden) var timings = false
+
     var format: AudioFormat? {
         AudioFormat(fileExtension: URL(fileURLWithPath: output).pathExtension)
     }
@@ -70,12 +72,25 @@ struct SpeakCommand: AsyncParsableCommand {
         let factory = SynthesizerFactory(
             paths: paths, settings: EngineSettings(optimize: engine.optimize, warmUp: false), phonemizer: EspeakPhonemizer.shared)
         let synthesizer = try await factory.piper(piperVoice)
-        let audio = try await synthesizer.synthesize(request)
+        let ready = clock.now
+        var audio = AudioBuffer(samples: [], sampleRate: synthesizer.info.sampleRate)
+        var firstAudio: ContinuousClock.Instant?
+        for try await chunk in synthesizer.stream(request) {
+            if firstAudio == nil { firstAudio = clock.now }
+            if audio.samples.isEmpty { audio.sampleRate = chunk.audio.sampleRate }
+            audio.append(chunk.audio)
+        }
         let url = URL(fileURLWithPath: output)
         try AudioEncoder().write(audio, to: url, as: format)
 
-        let elapsed = clock.now - start
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+        let seconds = (clock.now - start).seconds
+        if timings {
+            // For `voxserve bench`: seconds since this command started.
+            let report = SpeakTimings(
+                engineReady: (ready - start).seconds, firstAudio: ((firstAudio ?? clock.now) - start).seconds, total: seconds,
+                audioSeconds: audio.duration, optimized: engine.optimize)
+            print(String(decoding: try JSONEncoder().encode(report), as: UTF8.self))
+        }
         let line = String(
             format: "Wrote %@: %.1f s of audio at %d Hz in %.2f s (%@).\n", url.path, audio.duration, audio.sampleRate, seconds,
             engine.optimize ? "optimized" : "not optimized")
