@@ -37,7 +37,7 @@ public final class EngineSpeechService: SpeechService {
         self.engines = EngineCache()
     }
 
-    /// One line about how models run, e.g. "cpu · fp32 · intra-op threads auto · graph opt all".
+    /// One line about how models run, e.g. "cpu, fp32, intra-op threads auto, graph opt all".
     public var plan: String {
         let provider: String
         switch sessionOptions.provider {
@@ -45,7 +45,7 @@ public final class EngineSpeechService: SpeechService {
         case .cuda(let device, let graph): provider = "cuda:\(device)\(graph ? " +graphs" : "")"
         }
         let threads = sessionOptions.intraOpThreads == 0 ? "auto" : String(sessionOptions.intraOpThreads)
-        return "\(provider) · fp32 · intra-op threads \(threads) · graph opt \(sessionOptions.graphOptimizationLevel.rawValue)\(optimize ? "" : " · optimizer off")"
+        return "\(provider), fp32, intra-op threads \(threads), graph opt \(sessionOptions.graphOptimizationLevel.rawValue)\(optimize ? "" : ", optimizer off")"
     }
 
     public var lifecycleServices: [any Service] { warmUpOnStart ? [WarmUpService(service: self)] : [] }
