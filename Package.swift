@@ -76,7 +76,7 @@ let package = Package(
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),
-        .testTarget(name: "VoxServeCLITests", dependencies: ["VoxCore"]),
+        .testTarget(name: "VoxServeCLITests", dependencies: ["VoxCore", "VoxAudio"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -6,65 +6,62 @@ import VoxCore
 import VoxEngines
 import VoxONNX
 import VoxOptimizer
+import VoxPhonemizer
 
 /// Synthesis in this process, over the real engines: Piper voices from the `VoiceCatalog`
-/// (each voice's model loaded once, on first use) and uploaded references in the `VoiceLibrary`.
+/// (each built once, on first use, by the `SynthesizerFactory`: through the optimizer unless it is
+/// off) and uploaded references in the `VoiceLibrary`.
 public final class EngineSpeechService: SpeechService {
+    public let factory: SynthesizerFactory
     public let catalog: VoiceCatalog
     public let library: VoiceLibrary
-    let phonemizer: any Phonemizer
-    let runtime: ONNXRuntime
-    let sessionOptions: SessionOptions
-    let optimize: Bool
     let warmUpOnStart: Bool
     let logger: Logger
-    private let engines: EngineCache
+    private let engines = EngineCache()
 
-    /// - Parameters:
-    ///   - optimize: recorded in the status; the optimizer itself wraps engines once it is wired in.
-    public init(
-        catalog: VoiceCatalog, library: VoiceLibrary, phonemizer: any Phonemizer, runtime: ONNXRuntime,
-        sessionOptions: SessionOptions = SessionOptions(), optimize: Bool, warmUpOnStart: Bool = false, logger: Logger
-    ) {
-        self.warmUpOnStart = warmUpOnStart
+    /// - Parameter warmUpOnStart: build the default voice's engine when the application starts.
+    public init(factory: SynthesizerFactory, catalog: VoiceCatalog, library: VoiceLibrary, warmUpOnStart: Bool = false, logger: Logger) {
+        self.factory = factory
         self.catalog = catalog
         self.library = library
-        self.phonemizer = phonemizer
-        self.runtime = runtime
-        self.sessionOptions = sessionOptions
-        self.optimize = optimize
+        self.warmUpOnStart = warmUpOnStart
         self.logger = logger
-        self.engines = EngineCache()
-    }
-
-    /// One line about how models run, e.g. "cpu, fp32, intra-op threads auto, graph opt all".
-    public var plan: String {
-        let provider: String
-        switch sessionOptions.provider {
-        case .cpu: provider = "cpu"
-        case .cuda(let device, let graph): provider = "cuda:\(device)\(graph ? " +graphs" : "")"
-        }
-        let threads = sessionOptions.intraOpThreads == 0 ? "auto" : String(sessionOptions.intraOpThreads)
-        return "\(provider), fp32, intra-op threads \(threads), graph opt \(sessionOptions.graphOptimizationLevel.rawValue)\(optimize ? "" : ", optimizer off")"
     }
 
     public var lifecycleServices: [any Service] { warmUpOnStart ? [WarmUpService(service: self)] : [] }
 
-    /// Loads the default voice so that the first request does not pay for it.
+    /// Builds the default voice's engine so that the first request does not pay for it.
     public func warmUp() async throws {
         _ = try await engine(named: nil)
     }
 
-    private func engine(named name: String?) async throws -> (PiperEngine, warm: Bool) {
-        let voice = try catalog.resolve(name: name)
-        let (phonemizer, runtime, options, logger) = (self.phonemizer, self.runtime, self.sessionOptions, self.logger)
-        return try await engines.engine(for: voice.name) {
-            try await offload { try PiperEngine(voice: voice, phonemizer: phonemizer, options: options, runtime: runtime, logger: logger) }
+    /// One line about how `synthesizer` runs: the optimizer's active plan entry, or the plain engine.
+    static func plan(of synthesizer: any SpeechSynthesizer) async -> String {
+        guard let optimized = synthesizer as? OptimizedSynthesizer else {
+            return "cpu fp32, ONNX Runtime defaults (optimizer off)"
         }
+        let report = await optimized.report
+        guard let entry = report.activeEntry else { return "every plan entry failed" }
+        var line = "\(entry.label), \(entry.intraOpThreads) intra-op threads, graph opt \(entry.graphOptimization)"
+        if !report.fallbacks.isEmpty { line += ", after \(report.fallbacks.count) fallback(s)" }
+        return line
+    }
+
+    /// The plan line before any engine is loaded: the plan the default voice would get.
+    var plannedLine: String {
+        guard factory.settings.optimize else { return "cpu fp32, ONNX Runtime defaults (optimizer off)" }
+        guard let voice = try? catalog.resolve(name: nil), let entry = try? factory.plan(for: voice).primary else { return "unknown" }
+        return "\(entry.label), \(entry.intraOpThreads) intra-op threads, graph opt \(entry.graphOptimization) (planned)"
+    }
+
+    private func engine(named name: String?) async throws -> (any SpeechSynthesizer, warm: Bool) {
+        let voice = try catalog.resolve(name: name)
+        let factory = self.factory
+        return try await engines.engine(for: voice.name) { try await factory.piper(voice) }
     }
 
     public func speak(_ request: SynthesisRequest, streaming: Bool) async throws -> SpeechStream {
-        let (engine, warm): (PiperEngine, Bool)
+        let (engine, warm): (any SpeechSynthesizer, Bool)
         do {
             (engine, warm) = try await self.engine(named: request.voice)
         } catch let error as VoxError where error.kind == .unknownVoice {
@@ -77,9 +74,9 @@ public final class EngineSpeechService: SpeechService {
             throw VoxError.unknownVoice(request.voice ?? VoiceCatalog.defaultVoice, known: known)
         }
         var request = request
-        request.voice = engine.voice.name
+        request.voice = engine.info.voice
         return SpeechStream(
-            voice: engine.voice.name, sampleRate: engine.voice.sampleRate, plan: plan, cache: .none, warm: warm,
+            voice: engine.info.voice, sampleRate: engine.info.sampleRate, plan: await Self.plan(of: engine), cache: .none, warm: warm,
             chunks: engine.stream(request))
     }
 
@@ -132,20 +129,25 @@ public final class EngineSpeechService: SpeechService {
     }
 
     public func status() async -> ServiceStatus {
-        ServiceStatus(
-            isolation: "inprocess", optimize: optimize, plan: plan, defaultVoice: VoiceCatalog.defaultVoice,
-            loadedVoices: await engines.loaded)
+        let loaded = await engines.all
+        let defaultEngine = loaded.first { $0.info.voice == VoiceCatalog.defaultVoice } ?? loaded.first
+        var fallbacks = 0
+        for case let optimized as OptimizedSynthesizer in loaded { fallbacks += await optimized.report.fallbacks.count }
+        let plan = if let defaultEngine { await Self.plan(of: defaultEngine) } else { plannedLine }
+        return ServiceStatus(
+            isolation: "inprocess", optimize: factory.settings.optimize, plan: plan,
+            defaultVoice: VoiceCatalog.defaultVoice, fallbacks: fallbacks, loadedVoices: loaded.map(\.info.voice).sorted())
     }
 }
 
-/// Loaded engines by voice name; concurrent first requests for one voice load it once.
+/// Built engines by voice name; concurrent first requests for one voice build it once.
 actor EngineCache {
-    private var engines: [String: PiperEngine] = [:]
-    private var loading: [String: Task<PiperEngine, any Error>] = [:]
+    private var engines: [String: any SpeechSynthesizer] = [:]
+    private var loading: [String: Task<any SpeechSynthesizer, any Error>] = [:]
 
-    var loaded: [String] { engines.keys.sorted() }
+    var all: [any SpeechSynthesizer] { Array(engines.values) }
 
-    func engine(for name: String, load: @Sendable @escaping () async throws -> PiperEngine) async throws -> (PiperEngine, warm: Bool) {
+    func engine(for name: String, load: @Sendable @escaping () async throws -> any SpeechSynthesizer) async throws -> (any SpeechSynthesizer, warm: Bool) {
         if let engine = engines[name] { return (engine, true) }
         if let task = loading[name] { return (try await task.value, false) }
         let task = Task { try await load() }
@@ -159,12 +161,13 @@ actor EngineCache {
 
 extension EngineSpeechService {
     /// The service over what `make setup` installed and `$VOXSERVE_HOME` holds.
-    /// - Parameter warmUp: load the default voice when the application starts.
-    public static func production(paths: VoxPaths = .fromEnvironment(), optimize: Bool, warmUp: Bool = true, logger: Logger) throws -> EngineSpeechService {
-        let runtime = try ONNXRuntime.shared(paths: paths)
+    /// - Parameter warmUp: build the default voice's engine when the application starts.
+    public static func production(paths: VoxPaths = .fromEnvironment(), optimize: Bool, warmUp: Bool = true, logger: Logger) -> EngineSpeechService {
+        let factory = SynthesizerFactory(
+            paths: paths, settings: EngineSettings(optimize: optimize, warmUp: true), phonemizer: EspeakPhonemizer.shared, logger: logger)
         return EngineSpeechService(
-            catalog: VoiceCatalog(paths: paths), library: VoiceLibrary(paths: paths, logger: logger),
-            phonemizer: EspeakSentencePhonemizer(), runtime: runtime, optimize: optimize, warmUpOnStart: warmUp, logger: logger)
+            factory: factory, catalog: VoiceCatalog(paths: paths), library: VoiceLibrary(paths: paths, logger: logger),
+            warmUpOnStart: warmUp, logger: logger)
     }
 }
 

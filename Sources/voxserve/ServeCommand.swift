@@ -72,7 +72,7 @@ struct ServeCommand: AsyncParsableCommand {
         var logger = Logger(label: "voxserve")
         logger.logLevel = engine.verbose ? .debug : .info
         let configuration = serverConfiguration()
-        let local = try EngineSpeechService.production(optimize: configuration.optimize, warmUp: configuration.isolation == .inProcess, logger: logger)
+        let local = EngineSpeechService.production(optimize: configuration.optimize, warmUp: configuration.isolation == .inProcess, logger: logger)
         let service: any SpeechService
         switch configuration.isolation {
         case .inProcess:

@@ -7,7 +7,7 @@ struct VoxServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "voxserve",
         abstract: "Self-hosted text-to-speech: Piper voices and voice cloning on ONNX Runtime.",
-        subcommands: [VoicesCommand.self, ServeCommand.self, WorkerCommand.self]
+        subcommands: [SpeakCommand.self, VoicesCommand.self, ServeCommand.self, WorkerCommand.self]
     )
 
     static func bootstrapLogging(verbose: Bool) {

@@ -19,8 +19,8 @@ struct WorkerCommand: AsyncParsableCommand {
         VoxServeCommand.bootstrapLogging(verbose: engine.verbose)
         var logger = Logger(label: "voxserve.worker")
         logger[metadataKey: "vox.worker.pid"] = "\(ProcessInfo.processInfo.processIdentifier)"
-        let service = try EngineSpeechService.production(optimize: engine.optimize, warmUp: false, logger: logger)
+        let service = EngineSpeechService.production(optimize: engine.optimize, warmUp: false, logger: logger)
         try await service.warmUp()
-        try await WorkerHost(service: service, outputFD: frames, logger: logger).run(plan: service.plan)
+        try await WorkerHost(service: service, outputFD: frames, logger: logger).run(plan: await service.status().plan)
     }
 }
