@@ -97,16 +97,3 @@ let paragraph = """
         #expect(env.stderr.contains("(not optimized)"))
     }
 }
-
-@Suite struct VoicesCommandTests {
-    @Test func listsTheDefaultVoiceAndUserVoices() throws {
-        let cli = try CLI()
-        let result = try cli.run(["voices", "list"])
-        #expect(result.status == 0)
-        #expect(result.stdout.contains("en_US-joe-medium"))
-        #expect(result.stdout.contains("22050 Hz"))
-        let json = try cli.run(["voices", "list", "--json"])
-        let decoded = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [[String: Any]]
-        #expect(decoded?.contains { $0["name"] as? String == "en_US-joe-medium" } == true)
-    }
-}
