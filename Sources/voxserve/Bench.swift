@@ -190,13 +190,17 @@ struct Bench {
             try await embedder.compute(reference)
         }
         print(String(format: "cache: speaker conditioning of a %.1f s reference (%d bytes)", audio.duration, reference.data.count))
-        print(String(format: "  %-44@ %8.2f ms", "miss (decode, resample, encoder)" as NSString, result.missSeconds * 1000))
-        print(String(format: "  %-44@ %8.3f ms  (%.0fx faster than a miss)", "memory hit (SHA-256 of the bytes + lookup)" as NSString, result.memoryHitSeconds.median * 1000, result.memoryHitSpeedup))
-        print(String(format: "  %-44@ %8.3f ms  (%.0fx faster than a miss)", "disk hit (new cache instance)" as NSString, result.diskHitSeconds.median * 1000, result.diskHitSpeedup))
+        print("  " + pad("miss (decode, resample, encoder)") + String(format: " %8.2f ms", result.missSeconds * 1000))
+        print("  " + pad("memory hit (SHA-256 of the bytes + lookup)") + String(format: " %8.3f ms  (%.0fx faster than a miss)", result.memoryHitSeconds.median * 1000, result.memoryHitSpeedup))
+        print("  " + pad("disk hit (new cache instance)") + String(format: " %8.3f ms  (%.0fx faster than a miss)", result.diskHitSeconds.median * 1000, result.diskHitSpeedup))
         return result
     }
 
     private func row(_ label: String, _ stats: Stats) {
-        print(String(format: "  %-44@ median %7.3f s   min %7.3f s", label as NSString, stats.median, stats.min))
+        print("  " + pad(label) + String(format: " median %7.3f s   min %7.3f s", stats.median, stats.min))
+    }
+
+    private func pad(_ label: String) -> String {
+        label.padding(toLength: max(44, label.count), withPad: " ", startingAt: 0)
     }
 }
