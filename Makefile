@@ -24,7 +24,8 @@ run: build
 test: setup
 	scripts/test-fixtures.sh
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build
+	# Tests keep their voices and caches out of the user's ~/.voxserve.
+	rm -rf $(ROOT)/.build/test-home && VOXSERVE_HOME=$(ROOT)/.build/test-home $(SWIFT) test --skip-build
 
 bench: build
 	@BENCH=1 scripts/setup.sh
