@@ -46,7 +46,8 @@ public struct VoiceCatalog: Sendable {
         return result
     }
 
-    /// A voice by name, or by the path of a `.onnx` file.
+    /// A voice by name, or by the path of a `.onnx` file (for the command line, where the user
+    /// owns the file system). Servers use `resolve(name:)`.
     public func resolve(_ nameOrPath: String?) throws -> PiperVoice {
         let requested = (nameOrPath?.isEmpty ?? true) ? Self.defaultVoice : nameOrPath!
         if requested.contains("/") || requested.hasSuffix(".onnx") {
@@ -54,6 +55,12 @@ public struct VoiceCatalog: Sendable {
             guard FileManager.default.fileExists(atPath: url.path) else { throw VoxError.modelNotFound(url.path) }
             return try PiperVoice.load(modelURL: url)
         }
+        return try resolve(name: requested)
+    }
+
+    /// A voice by the name it is listed under; nil means the default voice. Never reads a path built from `name`.
+    public func resolve(name: String?) throws -> PiperVoice {
+        let requested = (name?.isEmpty ?? true) ? Self.defaultVoice : name!
         let voices = list()
         guard let entry = voices.first(where: { $0.name == requested }) else {
             throw VoxError.unknownVoice(requested, known: voices.map(\.name))
