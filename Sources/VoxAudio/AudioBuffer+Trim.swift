@@ -1,0 +1,36 @@
+import Foundation
+import VoxCore
+
+extension AudioBuffer {
+    /// The sample range that is not silence, as `librosa.effects.trim` finds it: frames of
+    /// `frameLength` samples every `hopLength` (centred, zero padded) whose RMS is within `topDB`
+    /// of the loudest frame's. The range runs from the first such frame's start to the last one's
+    /// end (at most the buffer's end). Levels are relative, so all-zero audio is kept whole, as in librosa.
+    public func nonSilentRange(topDB: Double = 20, frameLength: Int = 2048, hopLength: Int = 512) -> Range<Int> {
+        precondition(frameLength > 0 && hopLength > 0, "frame and hop lengths must be positive")
+        guard !samples.isEmpty else { return 0..<0 }
+        let pad = frameLength / 2
+        let frameCount = 1 + (samples.count + 2 * pad - frameLength) / hopLength
+        var squares = [Double](repeating: 0, count: samples.count + 1)
+        for i in samples.indices { squares[i + 1] = squares[i] + Double(samples[i]) * Double(samples[i]) }
+        // Mean square of each frame; the padding contributes zeros.
+        let meanSquares: [Double] = (0..<frameCount).map { f in
+            let start = f * hopLength - pad
+            let lower = Swift.min(Swift.max(start, 0), samples.count)
+            let upper = Swift.min(Swift.max(start + frameLength, 0), samples.count)
+            return Swift.max(0, squares[upper] - squares[lower]) / Double(frameLength)
+        }
+        // librosa: amplitude_to_db(rms, ref=np.max) with amin 1e-5, i.e. power floored at 1e-10.
+        let floor = 1e-10
+        let reference = 10 * log10(Swift.max(floor, meanSquares.max() ?? 0))
+        let loud = meanSquares.indices.filter { 10 * log10(Swift.max(floor, meanSquares[$0])) - reference > -topDB }
+        guard let first = loud.first, let last = loud.last else { return 0..<0 }  // topDB <= 0, or NaN samples
+        return (first * hopLength)..<Swift.min(samples.count, (last + 1) * hopLength)
+    }
+
+    /// `self` without its leading and trailing silence (see `nonSilentRange`).
+    public func trimmingSilence(topDB: Double = 20, frameLength: Int = 2048, hopLength: Int = 512) -> AudioBuffer {
+        let range = nonSilentRange(topDB: topDB, frameLength: frameLength, hopLength: hopLength)
+        return AudioBuffer(samples: Array(samples[range]), sampleRate: sampleRate)
+    }
+}

@@ -1,0 +1,58 @@
+import Foundation
+import Logging
+import VoxCore
+import VoxEngines
+import VoxONNX
+import VoxOptimizer
+
+/// Session options for a plan entry, and the optimized-model cache: the first load of a model on
+/// this hardware saves ONNX Runtime's optimized graph; later loads read it with optimization off,
+/// which skips the optimizer's work at start-up.
+enum OptimizedModelFile {
+    static func sessionOptions(for entry: PlanEntry, component: String) -> SessionOptions {
+        let level: SessionOptions.GraphOptimizationLevel
+        switch entry.graphOptimization {
+        case .disabled: level = .disabled
+        case .basic: level = .basic
+        case .extended: level = .extended
+        case .all: level = .all
+        }
+        let provider: SessionOptions.Provider = entry.provider == .cuda
+            ? .cuda(deviceID: entry.deviceIndex ?? 0, cudaGraph: entry.usesCUDAGraph(for: component))
+            : .cpu
+        return SessionOptions(
+            intraOpThreads: entry.intraOpThreads, interOpThreads: entry.interOpThreads, graphOptimizationLevel: level, provider: provider)
+    }
+
+    /// Builds the engine from the cached optimized graph when there is one, else from the original
+    /// model while saving the optimized graph for next time.
+    static func build<Engine>(
+        voice: PiperVoice, entry: PlanEntry, cacheDirectory: URL, logger: Logger,
+        make: (PiperVoice, SessionOptions) throws -> Engine
+    ) throws -> Engine {
+        var options = sessionOptions(for: entry, component: "model")
+        guard let key = entry.optimizedModelCacheKey else { return try make(voice, options) }
+        let fm = FileManager.default
+        let cached = cacheDirectory.appendingPathComponent("\(voice.name)-\(voice.fingerprint)-\(key.prefix(16)).onnx")
+        if fm.fileExists(atPath: cached.path) {
+            var optimizedVoice = voice
+            optimizedVoice.modelURL = cached
+            var cachedOptions = options
+            cachedOptions.graphOptimizationLevel = .disabled
+            do {
+                return try make(optimizedVoice, cachedOptions)
+            } catch {
+                logger.warning("cached optimized model unusable; rebuilding", metadata: ["vox.path": "\(cached.path)", "vox.error": "\(error)"])
+                try? fm.removeItem(at: cached)
+            }
+        }
+        try? fm.createDirectory(at: cacheDirectory, withIntermediateDirectories: true)
+        let temporary = cacheDirectory.appendingPathComponent(".\(cached.lastPathComponent).\(UUID().uuidString).tmp")
+        options.optimizedModelPath = temporary.path
+        let engine = try make(voice, options)
+        if fm.fileExists(atPath: temporary.path) {
+            if rename(temporary.path, cached.path) != 0 { try? fm.removeItem(at: temporary) }
+        }
+        return engine
+    }
+}
