@@ -120,9 +120,14 @@ final class ChatterboxGenerator: @unchecked Sendable {
         } catch let error as ONNXRuntimeError {
             throw VoxError.engineFailure("The Chatterbox language model failed at step \(tokens.count): \(error.message)", detail: error.description)
         }
-        cacheLengths.append(pastLength)
+        // What was fed, not what was meant to be: the cache tensors' own length.
+        cacheLengths.append(feeds[layout.pastNames[0]]?.shape[2] ?? -1)
         for (input, output) in zip(layout.pastNames, layout.presentNames) {
-            past[input] = outputs[output]
+            guard let present = outputs[output], present.shape.count == 4, present.shape[2] == pastLength + length else {
+                throw VoxError.invalidModel(
+                    "The Chatterbox language model's \(output) has shape \(outputs[output]?.shape ?? []); expected \(pastLength + length) positions.")
+            }
+            past[input] = present
         }
         pastLength += length
 

@@ -15,7 +15,7 @@ public enum ChatterboxTextNormalizer {
         guard let first = s.first else { return s }
         if first.isLowercase { s = first.uppercased() + s.dropFirst() }
         for (from, to) in replacements { s = s.replacingOccurrences(of: from, with: to) }
-        s = String(s.reversed().drop(while: { $0 == " " }).reversed())
+        s = s.split(separator: " ").joined(separator: " ")
         if let last = s.last, !sentenceEnders.contains(last), !(s.hasSuffix("]")) {
             s += "."
         }
