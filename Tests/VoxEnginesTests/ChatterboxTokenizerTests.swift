@@ -95,24 +95,28 @@ import VoxCore
         ("Oh, that's hilarious!  Um anyway\n", [5812, 11, 326, 338, 20105, 0, 220, 21039, 6949, 198]),
     ]
 
-    @Test func gpt2VocabularyGivesGPT2sKnownEncodings() throws {
+    /// Folders holding GPT-2's vocabulary or the real Chatterbox tokenizer, where given.
+    static func gpt2TokenizerDirectories() -> [URL] {
         let env = ProcessInfo.processInfo.environment
         var dirs: [URL] = []
         if let d = env["VOXSERVE_GPT2_TOKENIZER_DIR"], !d.isEmpty { dirs.append(URL(fileURLWithPath: d)) }
         if let deps = VoxPaths.fromEnvironment().depsDirectory { dirs.append(deps.appendingPathComponent("gpt2-tokenizer")) }
         if let d = env["VOXSERVE_CHATTERBOX_DIR"], !d.isEmpty { dirs.append(URL(fileURLWithPath: d)) }
-        let present = dirs.filter {
+        return dirs.filter {
             FileManager.default.fileExists(atPath: $0.appendingPathComponent("tokenizer.json").path)
                 || FileManager.default.fileExists(atPath: $0.appendingPathComponent("vocab.json").path)
         }
-        guard !present.isEmpty else {
-            print("skipped: GPT-2 known encodings need GPT-2's vocab.json + merges.txt (set VOXSERVE_GPT2_TOKENIZER_DIR, or VOXSERVE_CHATTERBOX_DIR for the real model)")
-            return
-        }
-        for dir in present {
+    }
+
+    @Test(
+        .enabled(
+            if: !gpt2TokenizerDirectories().isEmpty,
+            "needs GPT-2's vocab.json + merges.txt in .deps/gpt2-tokenizer or VOXSERVE_GPT2_TOKENIZER_DIR, or the real model in VOXSERVE_CHATTERBOX_DIR"))
+    func gpt2VocabularyGivesGPT2sKnownEncodings() throws {
+        for dir in Self.gpt2TokenizerDirectories() {
             let tokenizer = try BPETokenizer(directory: dir)
             for (text, ids) in Self.gpt2Cases {
-                #expect(tokenizer.encode(text) == ids, "\(text) with \(dir.path)")
+                #expect(tokenizer.encode(text) == ids, "\(text.debugDescription) with \(dir.path)")
             }
         }
     }
