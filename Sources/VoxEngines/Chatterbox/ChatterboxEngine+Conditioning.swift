@@ -29,9 +29,11 @@ extension ChatterboxEngine {
         countEncoderRun()
         let input = try Tensor(floats: audio.samples, shape: [1, audio.samples.count], type: layout.encoderAudioType)
         let encoder = speechEncoder
-        let outputs: [String: Tensor]
+        let names = layout.encoderOutputNames
+        var outputs: [String: Tensor] = [:]
         do {
-            outputs = try await offload { try encoder.run(["audio_values": input], outputNames: ChatterboxConditioning.outputNames) }
+            let raw = try await offload { try encoder.run(["audio_values": input], outputNames: names) }
+            for (standard, name) in zip(ChatterboxConditioning.outputNames, names) { outputs[standard] = raw[name] }
         } catch let error as ONNXRuntimeError {
             throw VoxError.engineFailure("The Chatterbox speech encoder failed on \(reference.label): \(error.message)", detail: error.description)
         }

@@ -34,6 +34,9 @@ public struct ChatterboxModelLayout: Sendable, Equatable {
     public var presentNames: [String]
     /// Element types the decoder wants its speaker inputs in, and the speech encoder its audio in.
     public var decoderSpeakerType: TensorElementType
+    /// The speech encoder's outputs for audio_features, audio_tokens, speaker_embeddings and
+    /// speaker_features, in that order.
+    public var encoderOutputNames: [String]
     public var encoderAudioType: TensorElementType
 
     public init(
@@ -51,7 +54,17 @@ public struct ChatterboxModelLayout: Sendable, Equatable {
             }
         }
         try require(["audio_values"], in: speechEncoder.inputs, of: "speech_encoder", kind: "input")
-        try require(ChatterboxConditioning.outputNames, in: speechEncoder.outputs, of: "speech_encoder", kind: "output")
+        // The conditioning outputs by name, or (exports that named them otherwise, e.g. cond_emb,
+        // prompt_token, ref_x_vector, prompt_feat) by position when there are exactly four.
+        let encoderNames = Set(speechEncoder.outputs.map(\.name))
+        if ChatterboxConditioning.outputNames.allSatisfy(encoderNames.contains) {
+            encoderOutputNames = ChatterboxConditioning.outputNames
+        } else if speechEncoder.outputs.count == 4 {
+            encoderOutputNames = speechEncoder.outputs.map(\.name)
+        } else {
+            try require(ChatterboxConditioning.outputNames, in: speechEncoder.outputs, of: "speech_encoder", kind: "output")
+            encoderOutputNames = []
+        }
         try require(["input_ids"], in: embedTokens.inputs, of: "embed_tokens", kind: "input")
         try require(["inputs_embeds", "attention_mask"], in: languageModel.inputs, of: "language_model", kind: "input")
         try require(["logits"], in: languageModel.outputs, of: "language_model", kind: "output")
