@@ -10,7 +10,7 @@ BIN = $(ROOT)/.build/$(CONFIG)/voxserve
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: setup build run test bench doctor clean
+.PHONY: setup build run test bench doctor clean webui-test bench-stream bench-throughput
 
 setup:
 	@GPU=$(GPU) BENCH=$(BENCH) scripts/setup.sh
@@ -32,6 +32,21 @@ bench: build
 
 doctor: build
 	$(BIN) doctor
+
+# The web page in headless Chromium (Debian's package, installed here: too slow for `make test`).
+webui-test: setup
+	@command -v chromium >/dev/null || { SUDO=""; [ "$$(id -u)" -ne 0 ] && SUDO=sudo; $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null; }
+	$(SWIFT) build --product voxserve
+	scripts/webui-check.py --bin $(ROOT)/.build/debug/voxserve
+
+# Time to first audio byte vs whole response, five sentences, against a server on $(HOST):$(PORT).
+bench-stream:
+	scripts/bench-stream.py --url http://$(HOST):$(PORT)
+
+# VoxServe beside piper-tts's own HTTP server at 1, 4 and 16 concurrent clients.
+bench-throughput: build
+	@BENCH=1 scripts/setup.sh
+	scripts/bench-throughput.py --bin $(BIN)
 
 clean:
 	rm -rf .build

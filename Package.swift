@@ -46,6 +46,7 @@ let package = Package(
             name: "VoxServer",
             dependencies: [
                 "VoxCore", "VoxAudio", "VoxONNX", "VoxPhonemizer", "VoxEngines", "VoxOptimizer",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -76,7 +77,7 @@ let package = Package(
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),
-        .testTarget(name: "VoxServeCLITests", dependencies: ["VoxCore"]),
+        .testTarget(name: "VoxServeCLITests", dependencies: ["VoxCore", "VoxAudio"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,0 +1,66 @@
+import Foundation
+import Hummingbird
+import Logging
+import ServiceLifecycle
+import VoxCore
+
+/// The request context of VoxServe's router.
+public typealias VoxRequestContext = BasicRequestContext
+
+/// Builds the HTTP application: routes, middleware, metrics and the speech service's long-running
+/// parts. `voxserve serve` runs what this returns; tests call it too.
+///
+/// Routes (`/v1/*` require `Authorization: Bearer KEY` when `configuration.apiKey` is set):
+/// - `GET /` web page; `GET /healthz`; `GET /metrics` (Prometheus text)
+/// - `POST /v1/audio/speech`; `GET /v1/models`
+/// - `GET /v1/voices`; `POST /v1/voices` (multipart: `name`, `file`); `DELETE /v1/voices/{id}`
+public func buildApplication(
+    configuration: ServerConfiguration,
+    service: any SpeechService,
+    logger: Logger
+) throws -> some ApplicationProtocol {
+    try configuration.validate()
+    let router = try buildRouter(configuration: configuration, service: service)
+    return Application(
+        router: router,
+        configuration: ApplicationConfiguration(
+            address: .hostname(configuration.host, port: configuration.port), serverName: "VoxServe"),
+        services: service.lifecycleServices,
+        logger: logger)
+}
+
+/// The router alone (the application minus its address and services).
+func buildRouter(configuration: ServerConfiguration, service: any SpeechService) throws -> Router<VoxRequestContext> {
+    let metrics = ServerMetrics()
+    let queue = SynthesisQueue(maxConcurrent: configuration.maxConcurrentSyntheses, maxWaiting: configuration.maxQueuedRequests)
+    let router = Router(context: VoxRequestContext.self)
+    router.add(middleware: RequestMetricsMiddleware(metrics: metrics))
+    router.add(middleware: ErrorMiddleware())
+
+    let system = SystemController<VoxRequestContext>(
+        service: service, queue: queue, metrics: metrics, configuration: configuration,
+        indexPage: try SystemController<VoxRequestContext>.loadIndexPage())
+    system.addRoutes(to: router)
+
+    // Wrong methods on known paths get a JSON 405 rather than a 404.
+    let known: [(String, [HTTPRequest.Method])] = [
+        ("/", [.get]), ("/healthz", [.get]), ("/metrics", [.get]), ("/v1/audio/speech", [.post]),
+        ("/v1/models", [.get]), ("/v1/voices", [.get, .post]), ("/v1/voices/{id}", [.delete]),
+    ]
+    for (path, allowed) in known {
+        for method in [HTTPRequest.Method.get, .post, .put, .delete, .patch] where !allowed.contains(method) {
+            router.on(RouterPath(path), method: method) { request, _ -> Response in
+                throw APIError.methodNotAllowed(method, path: request.uri.path, allowed: allowed)
+            }
+        }
+    }
+
+    let api = router.group("v1")
+    if let key = configuration.apiKey {
+        api.add(middleware: APIKeyMiddleware(key: key))
+    }
+    system.addAPIRoutes(to: api)
+    SpeechController(service: service, queue: queue, metrics: metrics, configuration: configuration).addRoutes(to: api)
+    VoicesController(service: service, configuration: configuration).addRoutes(to: api)
+    return router
+}

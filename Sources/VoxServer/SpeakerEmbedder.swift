@@ -1,0 +1,62 @@
+import Crypto
+import Foundation
+import VoxAudio
+import VoxCore
+import VoxEngines
+import VoxOptimizer
+
+/// Speaker embeddings of reference recordings, through the conditioning cache: a recording's
+/// embedding is computed once per content (SHA-256 of its bytes), then served from memory or disk.
+public final class SpeakerEmbedder: Sendable {
+    public static let engineID = "resemblyzer"
+
+    public let encoder: VoiceEncoder
+    public let cache: ConditioningCache
+    /// Identifies the encoder weights in cache keys (SHA-256 of the weights file).
+    public let modelFingerprint: String
+    private let decoder: AudioDecoder
+
+    public init(weights: URL, cache: ConditioningCache, decoder: AudioDecoder = AudioDecoder()) throws {
+        guard FileManager.default.fileExists(atPath: weights.path) else { throw VoxError.modelNotFound(weights.path) }
+        self.encoder = try VoiceEncoder(contentsOf: weights)
+        let bytes = try Data(contentsOf: weights, options: .mappedIfSafe)
+        self.modelFingerprint = SHA256.hash(data: bytes).prefix(8).map { String(format: "%02x", $0) }.joined()
+        self.cache = cache
+        self.decoder = decoder
+    }
+
+    /// The setup's Resemblyzer weights and the cache in `paths`.
+    public convenience init(paths: VoxPaths, cache: ConditioningCache? = nil) throws {
+        guard let weights = paths.resemblyzerWeights else {
+            throw VoxError.modelNotFound("resemblyzer/pretrained.pt (run `make setup`)")
+        }
+        try self.init(weights: weights, cache: cache ?? ConditioningCache(configuration: ConditioningCacheConfiguration(directory: paths.cacheDirectory)))
+    }
+
+    /// The cache key of `reference`'s embedding: its content, this encoder's weights, the front end.
+    public func key(for reference: VoiceReference) -> ConditioningKey {
+        ConditioningKey(reference: reference, engine: Self.engineID, modelFingerprint: modelFingerprint, parameters: ["rate": "16000", "preprocess": "resemblyzer"])
+    }
+
+    /// The embedding of `reference` and whether the cache had it.
+    public func embedding(for reference: VoiceReference) async throws -> (embedding: [Float], outcome: ConditioningCacheOutcome) {
+        let (conditioning, outcome) = try await cache.conditioning(for: key(for: reference)) {
+            try await self.compute(reference)
+        }
+        guard let tensor = conditioning["embedding"] else {
+            throw VoxError.engineFailure("The cached speaker embedding has no 'embedding' tensor.")
+        }
+        return (try tensor.float32Values(), outcome)
+    }
+
+    /// What a cache miss costs: decode, resample to 16 kHz, preprocess and embed, off the cooperative pool.
+    public func compute(_ reference: VoiceReference) async throws -> Conditioning {
+        let encoder = self.encoder
+        let decoder = self.decoder
+        let embedding = try await offload {
+            let audio = try Resampler.resample(try decoder.decode(reference), to: VoiceEncoder.sampleRate)
+            return try encoder.embed(encoder.preprocess(audio.samples))
+        }
+        return Conditioning(["embedding": try ConditioningTensor(float32: embedding, shape: [embedding.count])])
+    }
+}

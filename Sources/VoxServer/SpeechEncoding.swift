@@ -1,0 +1,61 @@
+import Foundation
+import VoxAudio
+import VoxCore
+
+/// How `response_format` values become bytes.
+///
+/// - `wav`, `flac`, `mp3`, `opus` (Ogg Opus), `ogg` (Vorbis): a whole file at the voice's rate
+///   (Opus and MP3 at the nearest rate their codec takes).
+/// - `pcm`: headerless 16-bit little-endian mono at 24 kHz, as OpenAI sends it (resampled).
+/// - Streaming (`stream: true`): `wav` is a 44-byte header whose sizes say "unknown" followed by
+///   16-bit PCM per sentence; `pcm` is the same without a header. Other formats cannot be streamed.
+enum SpeechEncoding {
+    /// OpenAI's `pcm` rate.
+    static let pcmSampleRate = 24_000
+
+    /// OpenAI's default is mp3; this build answers wav when libsndfile cannot write MP3.
+    static var defaultFormat: AudioFormat { AudioEncoder.canEncode(.mp3) ? .mp3 : .wav }
+
+    static func format(named name: String?) throws -> AudioFormat {
+        guard let name else { return defaultFormat }
+        let supported = AudioFormat.allCases.filter { AudioEncoder.canEncode($0) }
+        guard let format = AudioFormat(name: name), supported.contains(format) else {
+            throw APIError.badRequest(
+                "response_format '\(name.prefix(40))' is not supported; use one of \(supported.map(\.name).joined(separator: ", ")).",
+                code: "unsupported_response_format", param: "response_format")
+        }
+        return format
+    }
+
+    static func canStream(_ format: AudioFormat) -> Bool { format == .wav || format == .pcm }
+
+    static func contentType(_ format: AudioFormat) -> String {
+        format == .pcm ? "audio/pcm;rate=\(pcmSampleRate);encoding=s16le;channels=1" : format.mimeType
+    }
+
+    /// The sample rate the client receives.
+    static func outputSampleRate(_ format: AudioFormat, sourceRate: Int) -> Int {
+        format == .pcm ? pcmSampleRate : AudioEncoder.encodedSampleRate(for: format, sourceRate: sourceRate)
+    }
+
+    /// A whole utterance as a file.
+    static func encode(_ audio: AudioBuffer, as format: AudioFormat) throws -> Data {
+        if format == .pcm { return try pcm(audio) }
+        return try AudioEncoder().encode(audio, as: format)
+    }
+
+    /// Bytes that start a stream (the WAV header), before the first chunk's audio.
+    static func streamHeader(_ format: AudioFormat, sampleRate: Int) -> Data {
+        format == .wav ? WAVStream.header(sampleRate: sampleRate) : Data()
+    }
+
+    /// One chunk of a stream.
+    static func streamChunk(_ audio: AudioBuffer, as format: AudioFormat) throws -> Data {
+        format == .pcm ? try pcm(audio) : WAVStream.pcm16(audio)
+    }
+
+    private static func pcm(_ audio: AudioBuffer) throws -> Data {
+        let resampled = audio.sampleRate == pcmSampleRate ? audio : try Resampler.resample(audio, to: pcmSampleRate)
+        return WAVStream.pcm16(resampled)
+    }
+}

@@ -1,0 +1,93 @@
+import ArgumentParser
+import Foundation
+import Hummingbird
+import Logging
+import VoxCore
+import VoxServer
+
+extension ServerConfiguration.Isolation: ExpressibleByArgument {}
+
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run the HTTP server: OpenAI-compatible speech API, web page at /, metrics at /metrics.",
+        discussion: """
+            The API key may also come from VOXSERVE_API_KEY; when set, /v1/* requires \
+            `Authorization: Bearer KEY`. SIGINT/SIGTERM stop accepting connections and let \
+            requests in flight finish.
+            """
+    )
+
+    @Option(help: "Address to bind. Anything but loopback exposes the server to the network.")
+    var host = "127.0.0.1"
+
+    @Option(help: "Port to listen on.")
+    var port = 8080
+
+    @Option(name: .customLong("api-key"), help: "Require this bearer key on /v1/* (default: $VOXSERVE_API_KEY, else none).")
+    var apiKey: String?
+
+    @Option(help: "Where synthesis runs: inprocess, or process (voxserve worker subprocesses).")
+    var isolation: ServerConfiguration.Isolation = .inProcess
+
+    @Option(help: "Worker processes with --isolation process.")
+    var workers = 2
+
+    @Option(name: .customLong("max-concurrent"), help: "Syntheses at once (default: 2, or --workers with process isolation).")
+    var maxConcurrent: Int?
+
+    @Option(name: .customLong("max-queue"), help: "Requests that may wait for a slot; more get 429.")
+    var maxQueue = ServerConfiguration().maxQueuedRequests
+
+    @Option(name: .customLong("timeout"), help: "Seconds a speech request may take before it is answered 504.")
+    var timeoutSeconds = 120
+
+    @Option(name: .customLong("max-upload-mb"), help: "Largest voice upload in MiB.")
+    var maxUploadMB = 20
+
+    @OptionGroup var engine: EngineOptions
+
+    func validate() throws {
+        guard (0...65535).contains(port) else { throw ValidationError("--port must be 0…65535.") }
+        guard (1...64).contains(workers) else { throw ValidationError("--workers must be 1…64.") }
+        guard maxConcurrent.map({ $0 >= 1 }) ?? true else { throw ValidationError("--max-concurrent must be at least 1.") }
+        guard maxQueue >= 0 else { throw ValidationError("--max-queue must not be negative.") }
+        guard timeoutSeconds >= 1 else { throw ValidationError("--timeout must be at least 1 second.") }
+        guard (1...1024).contains(maxUploadMB) else { throw ValidationError("--max-upload-mb must be 1…1024.") }
+        if let apiKey, apiKey.isEmpty { throw ValidationError("--api-key must not be empty.") }
+    }
+
+    /// The configuration from the options and the environment, mapped in this one place.
+    func serverConfiguration(environment: [String: String] = ProcessInfo.processInfo.environment) -> ServerConfiguration {
+        let envKey = environment["VOXSERVE_API_KEY"].flatMap { $0.isEmpty ? nil : $0 }
+        return ServerConfiguration(
+            host: host, port: port, apiKey: apiKey ?? envKey, isolation: isolation, workers: workers,
+            optimize: engine.optimize, maxUploadBytes: maxUploadMB * 1024 * 1024,
+            maxConcurrentSyntheses: maxConcurrent ?? (isolation == .process ? workers : 2),
+            maxQueuedRequests: maxQueue, requestTimeout: .seconds(timeoutSeconds))
+    }
+
+    func run() async throws {
+        VoxServeCommand.bootstrapLogging(verbose: engine.verbose)
+        var logger = Logger(label: "voxserve")
+        logger.logLevel = engine.verbose ? .debug : .info
+        let configuration = serverConfiguration()
+        let local = EngineSpeechService.production(optimize: configuration.optimize, warmUp: configuration.isolation == .inProcess, logger: logger)
+        let service: any SpeechService
+        switch configuration.isolation {
+        case .inProcess:
+            service = local
+        case .process:
+            service = WorkerSpeechService(
+                local: local, workers: configuration.workers,
+                executable: configuration.workerExecutable.map { URL(fileURLWithPath: $0) } ?? WorkerSpeechService.currentExecutable(),
+                arguments: (configuration.optimize ? [] : ["--no-optimize"]) + (engine.verbose ? ["--verbose"] : []),
+                startTimeout: configuration.workerStartTimeout, logger: logger)
+        }
+        if configuration.host != "127.0.0.1" && configuration.host != "localhost" && configuration.host != "::1" && configuration.apiKey == nil {
+            logger.warning("listening beyond loopback without an API key: anyone who can reach \(configuration.host):\(configuration.port) can use this server")
+        }
+        let app = try buildApplication(configuration: configuration, service: service, logger: logger)
+        try await app.runService()
+    }
+}

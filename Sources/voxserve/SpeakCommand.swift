@@ -1,0 +1,99 @@
+import ArgumentParser
+import Foundation
+import VoxAudio
+import VoxCore
+import VoxEngines
+import VoxPhonemizer
+import VoxServer
+
+struct SpeakCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "speak",
+        abstract: "Speak TEXT (or standard input with '-') into an audio file.",
+        discussion: "The format follows the output's extension: .wav, .flac, .ogg, .opus, .mp3 or .pcm."
+    )
+
+    @Argument(help: "The text to speak, or '-' to read it from standard input.")
+    var text: String
+
+    @Option(name: .shortAndLong, help: "The audio file to write.")
+    var output: String
+
+    @Option(help: "A voice name from `voxserve voices list`, or the path of a Piper .onnx file.")
+    var voice: String?
+
+    @Option(help: "Speaker id of a multi-speaker voice.")
+    var speaker: Int?
+
+    @Option(name: .customLong("length-scale"), help: "Phoneme length: larger is slower (voice default).")
+    var lengthScale: Float?
+
+    @Option(name: .customLong("noise-scale"), help: "Generator noise (voice default).")
+    var noiseScale: Float?
+
+    @Option(name: .customLong("noise-w"), help: "Phoneme width noise (voice default).")
+    var noiseW: Float?
+
+    @Option(help: "Speaking rate, 0.25 to 4.")
+    var speed: Float = 1
+
+    @OptionGroup var engine: EngineOptions
+
+    @Flag(help: .hidden) var timings = false
+
+    var format: AudioFormat? {
+        AudioFormat(fileExtension: URL(fileURLWithPath: output).pathExtension)
+    }
+
+    func validate() throws {
+        guard format != nil else {
+            throw ValidationError("Cannot tell the audio format of '\(output)': use .wav, .flac, .ogg, .opus, .mp3 or .pcm.")
+        }
+        if text != "-" && text.allSatisfy({ $0.isWhitespace }) {
+            throw ValidationError("The text is empty: give at least one word to speak, or '-' to read standard input.")
+        }
+        try request(text: text == "-" ? "x" : text).validate()
+    }
+
+    func request(text: String) -> SynthesisRequest {
+        SynthesisRequest(text: text, voice: voice, speakerID: speaker, lengthScale: lengthScale, noiseScale: noiseScale, noiseW: noiseW, speed: speed)
+    }
+
+    func run() async throws {
+        VoxServeCommand.bootstrapLogging(verbose: engine.verbose)
+        let clock = ContinuousClock()
+        let start = clock.now
+        let spoken = text == "-" ? String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self) : text
+        let request = request(text: spoken)
+        try request.validate()
+
+        let paths = VoxPaths.fromEnvironment()
+        let piperVoice = try VoiceCatalog(paths: paths).resolve(voice)
+        let factory = SynthesizerFactory(
+            paths: paths, settings: EngineSettings(optimize: engine.optimize, warmUp: false), phonemizer: EspeakPhonemizer.shared)
+        let synthesizer = try await factory.piper(piperVoice)
+        let ready = clock.now
+        var audio = AudioBuffer(samples: [], sampleRate: synthesizer.info.sampleRate)
+        var firstAudio: ContinuousClock.Instant?
+        for try await chunk in synthesizer.stream(request) {
+            if firstAudio == nil { firstAudio = clock.now }
+            if audio.samples.isEmpty { audio.sampleRate = chunk.audio.sampleRate }
+            audio.append(chunk.audio)
+        }
+        let url = URL(fileURLWithPath: output)
+        try AudioEncoder().write(audio, to: url, as: format)
+
+        let seconds = (clock.now - start).seconds
+        if timings {
+            // For `voxserve bench`: seconds since this command started.
+            let report = SpeakTimings(
+                engineReady: (ready - start).seconds, firstAudio: ((firstAudio ?? clock.now) - start).seconds, total: seconds,
+                audioSeconds: audio.duration, optimized: engine.optimize)
+            print(String(decoding: try JSONEncoder().encode(report), as: UTF8.self))
+        }
+        let line = String(
+            format: "Wrote %@: %.1f s of audio at %d Hz in %.2f s (%@).\n", url.path, audio.duration, audio.sampleRate, seconds,
+            engine.optimize ? "optimized" : "not optimized")
+        FileHandle.standardError.write(Data(line.utf8))
+    }
+}

@@ -1,0 +1,79 @@
+import Foundation
+import Testing
+import VoxCore
+@testable import VoxServer
+
+@Suite struct MultipartFormDataTests {
+    @Test func parsesTextFieldsAndAFileWithBinaryContent() throws {
+        let binary = Data([0, 13, 10, 45, 45, 255, 13, 10])  // CR LF and "--" inside the file
+        let body = multipart(boundary: "XyZ", fields: ["name": "alice"], file: ("file", "dir/a b.wav", binary))
+        let form = try MultipartFormData.parse(body.data, boundary: "XyZ")
+        #expect(form.text("name") == "alice")
+        let file = try #require(form.part(named: "file"))
+        #expect(file.fileName == "dir/a b.wav")
+        #expect(file.data == binary)
+    }
+
+    @Test func boundaryComesFromTheContentType() {
+        #expect(MultipartFormData.boundary(contentType: "multipart/form-data; boundary=abc") == "abc")
+        #expect(MultipartFormData.boundary(contentType: "Multipart/Form-Data; charset=utf-8; boundary=\"q r\"") == "q r")
+        #expect(MultipartFormData.boundary(contentType: "application/json") == nil)
+    }
+
+    @Test func truncatedBodiesAreRejected() {
+        #expect(throws: MultipartFormData.ParseError.self) {
+            _ = try MultipartFormData.parse(Data("--b\r\nContent-Disposition: form-data; name=\"x\"\r\n\r\nvalue".utf8), boundary: "b")
+        }
+    }
+}
+
+@Suite struct WorkerWireTests {
+    @Test func framesRoundTripWithTheirPayload() throws {
+        var message = WorkerWire.Message(.chunk, id: 7)
+        message.index = 2
+        message.sampleRate = 22050
+        let samples: [Float] = [0, 0.5, -1, 1e-7]
+        let data = try WorkerWire.encode(.init(message, payload: WorkerWire.payload(samples)))
+        // 4-byte big-endian header length, JSON header, float32 payload.
+        let headerLength = Int(data[0]) << 24 | Int(data[1]) << 16 | Int(data[2]) << 8 | Int(data[3])
+        #expect(data.count == 4 + headerLength + 16)
+        var offset = 0
+        let frame = try #require(try WorkerWire.decode { n in
+            defer { offset += n }
+            return offset + n <= data.count ? data.subdata(in: offset..<offset + n) : nil
+        })
+        #expect(frame.message.type == .chunk)
+        #expect(frame.message.id == 7)
+        #expect(frame.message.payloadBytes == 16)
+        #expect(WorkerWire.samples(frame.payload) == samples)
+    }
+
+    @Test func anOversizedHeaderLengthIsAProtocolError() {
+        let data = Data([0x7F, 0xFF, 0xFF, 0xFF])
+        var offset = 0
+        #expect(throws: WorkerWire.ProtocolError.self) {
+            _ = try WorkerWire.decode { n in
+                defer { offset += n }
+                return data.subdata(in: offset..<min(data.count, offset + n))
+            }
+        }
+    }
+}
+
+@Suite struct APIErrorMappingTests {
+    @Test(arguments: [
+        (VoxError.Kind.invalidInput, 400), (.unknownVoice, 404), (.modelNotFound, 404), (.invalidAudio, 400),
+        (.unsupported, 501), (.unavailable, 503), (.invalidModel, 500), (.engineFailure, 500), (.io, 500),
+    ])
+    func everyErrorKindHasOneStatus(kind: VoxError.Kind, status: Int) {
+        let error = VoxError(kind, "message")
+        #expect(error.status.code == status)
+        #expect(error.apiError.message == "message")
+        #expect((error.apiError.retryAfter != nil) == (status == 503))
+    }
+
+    @Test func voiceNamesThatCouldBePathsAreInvalid() {
+        for good in ["en_US-joe-medium", "alice", "a.b", "A1"] { #expect(VoiceName.isValid(good)) }
+        for bad in ["", "../x", "a/b", ".x", "a..b", "a b", "é", String(repeating: "x", count: 65)] { #expect(!VoiceName.isValid(bad)) }
+    }
+}

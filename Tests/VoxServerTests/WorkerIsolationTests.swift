@@ -1,0 +1,90 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Testing
+import VoxAudio
+@testable import VoxServer
+
+/// The `voxserve` binary beside this test bundle (`swift build` builds it).
+func voxserveExecutable() throws -> URL {
+    let dir = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+    let candidates = [dir, dir.deletingLastPathComponent()].map { $0.appendingPathComponent("voxserve") }
+    let found = candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) }
+    return try #require(found, "the voxserve executable is not built next to the tests (\(dir.path)): run `swift build` first")
+}
+
+struct Health: Decodable {
+    var status: String
+    var isolation: String
+    var workers: [ServiceStatus.Worker]
+    var worker_problem: String?
+    var worker_restarts: Int
+}
+
+func health(_ client: some TestClientProtocol) async throws -> Health {
+    try JSONDecoder().decode(Health.self, from: try await client.execute(uri: "/healthz", method: .get).body.data)
+}
+
+/// Polls `/healthz` until `condition` holds (or fails after `timeout`).
+func waitForHealth(_ client: some TestClientProtocol, timeout: Duration = .seconds(90), _ condition: (Health) -> Bool) async throws -> Health {
+    let deadline = ContinuousClock.now + timeout
+    while true {
+        let h = try await health(client)
+        if condition(h) { return h }
+        try #require(ContinuousClock.now < deadline, "health never reached the expected state: \(h)")
+        try await Task.sleep(for: .milliseconds(50))
+    }
+}
+
+@Suite(.serialized) struct WorkerIsolationTests {
+    let longText = (1...16).map { "This is sentence number \($0) of a long request." }.joined(separator: " ")
+
+    func processService(executable: URL, workers: Int = 1) -> WorkerSpeechService {
+        WorkerSpeechService(local: Shared.service, workers: workers, executable: executable, arguments: [], startTimeout: .seconds(90), logger: Shared.logger)
+    }
+
+    @Test func aWorkerKilledMidRequestIsRestartedAndTheRequestRetried() async throws {
+        let config = ServerConfiguration(isolation: .process, workers: 1, maxConcurrentSyntheses: 1)
+        let app = try makeApp(config, service: processService(executable: try voxserveExecutable()))
+        try await app.test(.router) { client in
+            let ready = try await waitForHealth(client) { $0.workers.first?.state == "idle" }
+            #expect(ready.isolation == "process")
+            let victim = try #require(ready.workers.first?.pid)
+
+            let text = longText
+            let inFlight = Task {
+                try await client.execute(uri: "/v1/audio/speech", method: .post, headers: jsonHeaders, body: json(["input": text, "response_format": "wav"]))
+            }
+            _ = try await waitForHealth(client, timeout: .seconds(30)) { $0.workers.first?.state == "busy" }
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(kill(victim, SIGKILL) == 0)
+
+            // Nothing had reached the client yet, so the request ran again on the restarted worker.
+            let response = try await inFlight.value
+            #expect(response.status == .ok)
+            let audio = try AudioDecoder().decode(response.body.data, label: "retried")
+            #expect(plausibleDuration(audio.duration, for: text))
+
+            let after = try await waitForHealth(client) { $0.workers.first?.state == "idle" }
+            #expect(after.worker_restarts == 1)
+            #expect(after.workers.first?.pid != victim)
+
+            let next = try await client.execute(uri: "/v1/audio/speech", method: .post, headers: jsonHeaders, body: json(["input": "Still here.", "response_format": "wav"]))
+            #expect(next.status == .ok)
+            #expect(try WAVHeader(next.body.data).sampleRate == 22050)
+        }
+    }
+
+    @Test func workersThatCannotStartLeaveTheServerSynthesizingInProcessAndHealthSaysSo() async throws {
+        let config = ServerConfiguration(isolation: .process, workers: 1)
+        let service = processService(executable: URL(fileURLWithPath: "/nonexistent/voxserve"))
+        try await makeApp(config, service: service).test(.router) { client in
+            let response = try await client.execute(uri: "/v1/audio/speech", method: .post, headers: jsonHeaders, body: json(["input": "Fallback works.", "response_format": "wav"]))
+            #expect(response.status == .ok)
+            let h = try await health(client)
+            #expect(h.status == "degraded")
+            #expect(h.isolation == "inprocess")
+            #expect(h.worker_problem?.contains("could not start") == true)
+        }
+    }
+}
