@@ -44,8 +44,11 @@ public final class ChatterboxEngine: SpeechSynthesizer {
             files: files, options: options, sessionOptions: sessionOptions, runtime: runtime, conditioningStore: conditioningStore, logger: logger)
     }
 
+    /// `sessionOptions` apply to every graph except those named in `componentSessionOptions`
+    /// (an execution plan may, for example, capture CUDA graphs for one graph only).
     public init(
         files: ChatterboxModelFiles, options: ChatterboxOptions = ChatterboxOptions(), sessionOptions: SessionOptions = SessionOptions(),
+        componentSessionOptions: [ChatterboxComponent: SessionOptions] = [:],
         runtime: ONNXRuntime, conditioningStore: (any SpeakerConditioningStore)? = nil, logger: Logger = Logger(label: "vox.chatterbox")
     ) throws {
         self.files = files
@@ -55,7 +58,7 @@ public final class ChatterboxEngine: SpeechSynthesizer {
         func load(_ component: ChatterboxComponent) throws -> ONNXSession {
             let url = files.url(for: component)
             do {
-                return try ONNXSession(modelPath: url.path, options: sessionOptions, runtime: runtime)
+                return try ONNXSession(modelPath: url.path, options: componentSessionOptions[component] ?? sessionOptions, runtime: runtime)
             } catch let error as ONNXRuntimeError {
                 let hint = error.message.contains("onnx_data") || error.message.contains("external")
                     ? " Keep \(url.lastPathComponent)_data beside it." : ""
