@@ -24,7 +24,8 @@ How the tiny graphs behave, so tests can drive them:
   STOP_POSITION - P + 1 speech tokens, then the stop token.
 - conditional_decoder: drops the first F/2 speech tokens (F = speaker_features frames, as the real
   decoder drops the prompt), then renders each token as 960 samples (40 ms at 24 kHz) of a sine whose
-  frequency depends on the token; the silence token 4299 renders as zeros.
+  frequency depends on the token; the silence token 4299 renders as zeros. Like the real decoder it
+  fades in the first 40 ms of every call (20 ms of zeros, then a ramp).
 
 The tokenizer folders also hold tokenizer_expectations.json: strings and the ids this script's own
 BPE implementation (independent of VoxServe's Swift one) gives them.
@@ -274,6 +275,11 @@ def conditional_decoder(path, rng):
         const("flat_shape", np.array([0, -1], dtype=np.int64)),
         const("half", np.array(0.5, dtype=np.float32)),
         const("tenth", np.array(0.1, dtype=np.float32)),
+        const("one_s", np.array(1, dtype=np.int64)),
+        const("zero_s", np.array(0, dtype=np.int64)),
+        const("trim", np.array(SAMPLES_PER_TOKEN / 2, dtype=np.float32)),
+        const("zero_f", np.array(0.0, dtype=np.float32)),
+        const("one_f", np.array(1.0, dtype=np.float32)),
     ]
     nodes = [
         # The prompt is F/2 tokens long (F speaker-feature frames); its audio is not part of the output.
@@ -294,7 +300,17 @@ def conditional_decoder(path, rng):
         helper.make_node("Tanh", ["spk_mean"], ["spk_t"]),
         helper.make_node("Mul", ["spk_t", "tenth"], ["spk_g"]),
         helper.make_node("Add", ["spk_g", "half"], ["gain"]),
-        helper.make_node("Mul", ["wave0", "gain"], ["waveform"]),
+        helper.make_node("Mul", ["wave0", "gain"], ["wave1"]),
+        # Like the real decoder, every call fades its first samples in (20 ms of zeros, then a
+        # 20 ms ramp), so a window decoded on its own differs from a whole decode at its start.
+        helper.make_node("Shape", ["wave1"], ["w_shape"]),
+        helper.make_node("Gather", ["w_shape", "one_s"], ["w_len"], axis=0),
+        helper.make_node("Range", ["zero_s", "w_len", "one_s"], ["idx"]),
+        helper.make_node("Cast", ["idx"], ["idx_f"], to=TensorProto.FLOAT),
+        helper.make_node("Sub", ["idx_f", "trim"], ["idx_t"]),
+        helper.make_node("Div", ["idx_t", "trim"], ["ramp"]),
+        helper.make_node("Clip", ["ramp", "zero_f", "one_f"], ["fade"]),
+        helper.make_node("Mul", ["wave1", "fade"], ["waveform"]),
     ]
     graph = helper.make_graph(nodes, "conditional_decoder", inputs, [out], inits)
     model = helper.make_model(graph, producer_name="voxserve-tests")

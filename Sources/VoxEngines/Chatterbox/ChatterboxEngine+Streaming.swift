@@ -37,7 +37,9 @@ extension ChatterboxEngine {
         _ generator: ChatterboxGenerator, text: String, conditioning: ChatterboxConditioning, isLastSentence: Bool,
         emit: (_ audio: [Float], _ isLast: Bool) -> Void
     ) async throws {
-        let overlap = max(2, options.streamOverlapTokens)
+        // At least 6: the decoder fades in the first 40 ms (one token) of every call and looks a
+        // few tokens ahead, so a window's first and last tokens are not handed out.
+        let overlap = max(6, options.streamOverlapTokens)
         let holdback = overlap / 2
         let first = max(holdback + 1, options.streamFirstChunkTokens)
         let later = max(holdback + 1, options.streamChunkTokens)

@@ -16,7 +16,7 @@ public struct ChatterboxOptions: Sendable, Equatable {
     public var streamFirstChunkTokens: Int
     public var streamChunkTokens: Int
     /// Tokens before a chunk that are decoded again with it, so the decoder sees context; half of
-    /// them are held back from the previous chunk and taken from the next one.
+    /// them are held back from the previous chunk and taken from the next one. At least 6 are used.
     public var streamOverlapTokens: Int
     /// Length of the crossfade between two streamed chunks, in seconds.
     public var crossfadeDuration: Double
