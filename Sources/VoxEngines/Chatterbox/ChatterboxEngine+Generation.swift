@@ -45,7 +45,7 @@ extension ChatterboxEngine {
         let feeds: [String: Tensor] = [
             "speech_tokens": Tensor(int64: speech, shape: [1, speech.count]),
             "speaker_embeddings": try conditioning.speakerEmbeddings.converted(to: layout.decoderSpeakerType),
-            "speaker_features": try conditioning.speakerFeatures.converted(to: layout.decoderSpeakerType),
+            "speaker_features": try conditioning.speakerFeatures.converted(to: layout.decoderFeaturesType),
         ]
         let name = conditionalDecoder.outputs[0].name
         do {

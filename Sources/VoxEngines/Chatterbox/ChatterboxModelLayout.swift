@@ -34,6 +34,7 @@ public struct ChatterboxModelLayout: Sendable, Equatable {
     public var presentNames: [String]
     /// Element types the decoder wants its speaker inputs in, and the speech encoder its audio in.
     public var decoderSpeakerType: TensorElementType
+    public var decoderFeaturesType: TensorElementType
     /// The speech encoder's outputs for audio_features, audio_tokens, speaker_embeddings and
     /// speaker_features, in that order.
     public var encoderOutputNames: [String]
@@ -113,6 +114,7 @@ public struct ChatterboxModelLayout: Sendable, Equatable {
         pastNames = past
         presentNames = present
         decoderSpeakerType = conditionalDecoder.inputs.first { $0.name == "speaker_embeddings" }!.elementType
+        decoderFeaturesType = conditionalDecoder.inputs.first { $0.name == "speaker_features" }!.elementType
         encoderAudioType = speechEncoder.inputs.first { $0.name == "audio_values" }!.elementType
     }
 }
