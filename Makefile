@@ -24,7 +24,7 @@ run: build
 test: setup
 	scripts/test-fixtures.sh
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build --parallel --num-workers 2
+	$(SWIFT) test --skip-build
 
 bench: build
 	@BENCH=1 scripts/setup.sh

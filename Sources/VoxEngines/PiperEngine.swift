@@ -14,9 +14,15 @@ public final class PiperEngine: SpeechSynthesizer {
     private let phonemizer: any Phonemizer
     private let logger: Logger
     private let warnedPhonemes = WarnedSet()
+    /// Sentences synthesized at once (ONNX Runtime runs one session concurrently); handed out in order.
+    public let sentenceConcurrency: Int
 
-    public init(voice: PiperVoice, phonemizer: any Phonemizer, options: SessionOptions = SessionOptions(), runtime: ONNXRuntime, logger: Logger = Logger(label: "vox.piper")) throws {
+    public init(
+        voice: PiperVoice, phonemizer: any Phonemizer, options: SessionOptions = SessionOptions(), runtime: ONNXRuntime,
+        sentenceConcurrency: Int = 1, logger: Logger = Logger(label: "vox.piper")
+    ) throws {
         self.voice = voice
+        self.sentenceConcurrency = max(1, sentenceConcurrency)
         self.phonemizer = phonemizer
         self.logger = logger
         do {
@@ -51,13 +57,22 @@ public final class PiperEngine: SpeechSynthesizer {
                     guard !spoken.isEmpty else {
                         throw VoxError.invalidInput("The text has nothing speakable in it (only punctuation or symbols).")
                     }
-                    for (i, phonemes) in spoken.enumerated() {
+                    // A window of sentences in flight; each is handed out as soon as it and all
+                    // before it are done.
+                    var inFlight: [Int: Task<AudioBuffer, Error>] = [:]
+                    defer { inFlight.values.forEach { $0.cancel() } }
+                    func launch(_ i: Int) {
+                        inFlight[i] = Task { try await self.synthesize(phonemes: spoken[i], request: request) }
+                    }
+                    for i in 0..<min(self.sentenceConcurrency, spoken.count) { launch(i) }
+                    for i in spoken.indices {
                         try Task.checkCancellation()
-                        var audio = try await self.synthesize(phonemes: phonemes, request: request)
+                        var audio = try await inFlight.removeValue(forKey: i)!.value
+                        if i + self.sentenceConcurrency < spoken.count { launch(i + self.sentenceConcurrency) }
                         if i > 0 {
                             audio.samples.insert(contentsOf: [Float](repeating: 0, count: Int(Self.sentenceSilence * Double(self.voice.sampleRate))), at: 0)
                         }
-                        continuation.yield(AudioChunk(audio: audio, index: i, text: phonemes, isLast: i == spoken.count - 1))
+                        continuation.yield(AudioChunk(audio: audio, index: i, text: spoken[i], isLast: i == spoken.count - 1))
                     }
                     continuation.finish()
                 } catch {

@@ -10,11 +10,18 @@ public struct ChunkingPolicy: Sendable, Equatable, Codable {
     /// Tokens per later chunk: larger, so that the decoder's fixed cost per call and the seams
     /// between chunks are paid less often.
     public var chunkTokens: Int
+    /// For engines whose sentences are independent (Piper): how many sentences run at once, each
+    /// with `intraOpThreads / parallelSentences` threads. Still handed out in order.
+    public var parallelSentences: Int
 
-    public init(splitSentences: Bool = true, maxSentenceCharacters: Int = 300, firstChunkTokens: Int = 25, chunkTokens: Int = 50) {
+    public init(
+        splitSentences: Bool = true, maxSentenceCharacters: Int = 300, firstChunkTokens: Int = 25, chunkTokens: Int = 50,
+        parallelSentences: Int = 1
+    ) {
         self.splitSentences = splitSentences
         self.maxSentenceCharacters = maxSentenceCharacters
         self.firstChunkTokens = firstChunkTokens
         self.chunkTokens = chunkTokens
+        self.parallelSentences = parallelSentences
     }
 }

@@ -157,6 +157,9 @@ public struct ExecutionPlanner: Sendable {
             // because time to first audio is what a listener notices.
             chunking.chunkTokens = 100
             reasons.append("Chunks: sentences streamed one by one; token engines decode 25 speech tokens (1 s) for the first audio, then 100 per chunk to pay the decoder's per-call cost less often.")
+            let parallel = Self.parallelSentences(intraOpThreads: intraOp)
+            chunking.parallelSentences = parallel.count
+            reasons.append(parallel.reason)
         }
 
         return PlanEntry(
@@ -217,6 +220,19 @@ public struct ExecutionPlanner: Sendable {
             components.map { "\($0.name)=\($0.precision)" }.joined(separator: ","),
         ].joined(separator: "|")
         return SHA256.hash(data: Data(material.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// Sentence-level parallelism on CPU. A VITS sentence is a chain of small convolutions that
+    /// ONNX Runtime's intra-op pool splits poorly (on 2 cores, 2 threads on one sentence were no
+    /// faster than 1, measured with `voxserve bench optimizer`), while two sentences on one thread
+    /// each use both cores fully. Half the threads become sentence workers, at most 4.
+    static func parallelSentences(intraOpThreads: Int) -> (count: Int, reason: String) {
+        guard intraOpThreads >= 2 else {
+            return (1, "Sentences one at a time: a single thread has nothing to share.")
+        }
+        let workers = intraOpThreads < 4 ? intraOpThreads : min(4, intraOpThreads / 2)
+        let each = max(1, intraOpThreads / workers)
+        return (workers, "Engines with independent sentences (Piper) synthesize \(workers) sentences at once with \(each) thread\(each == 1 ? "" : "s") each, handed out in order: small convolutions split across threads scale worse than whole sentences do.")
     }
 
     static func gib(_ bytes: UInt64) -> String {

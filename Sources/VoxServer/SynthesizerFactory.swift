@@ -88,8 +88,13 @@ public final class SynthesizerFactory: Sendable {
         let optimized = OptimizedSynthesizer(plan: plan, logger: logger) { entry in
             let gpu = entry.provider == .cuda
             let entryRuntime = gpu ? try ONNXRuntime.shared(preferGPU: true) : runtime
-            return try OptimizedModelFile.build(voice: voice, entry: entry, cacheDirectory: cacheDirectory, logger: logger) { model, options in
-                try PiperEngine(voice: model, phonemizer: phonemizer, options: options, runtime: entryRuntime, logger: logger)
+            // Sentence workers share the entry's threads: one session, several concurrent runs.
+            let workers = entry.chunking.parallelSentences
+            var perRun = entry
+            perRun.intraOpThreads = max(1, entry.intraOpThreads / max(1, workers))
+            return try OptimizedModelFile.build(voice: voice, entry: perRun, cacheDirectory: cacheDirectory, logger: logger) { model, options in
+                try PiperEngine(
+                    voice: model, phonemizer: phonemizer, options: options, runtime: entryRuntime, sentenceConcurrency: workers, logger: logger)
             }
         }
         if settings.warmUp {

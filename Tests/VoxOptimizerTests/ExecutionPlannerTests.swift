@@ -121,6 +121,7 @@ struct PlanCase: Sendable, CustomTestStringConvertible {
                 #expect(entry.ioBinding)
                 #expect(entry.optimizedModelCacheKey == nil)
                 #expect(entry.chunking.chunkTokens == 50)
+                #expect(entry.chunking.parallelSentences == 1)
             case .cpu:
                 #expect(entry.deviceIndex == nil)
                 #expect(entry.intraOpThreads == c.cpuThreads)
@@ -128,6 +129,7 @@ struct PlanCase: Sendable, CustomTestStringConvertible {
                 #expect(!entry.ioBinding)
                 #expect(entry.optimizedModelCacheKey?.count == 64)
                 #expect(entry.chunking.chunkTokens == 100)
+                #expect(entry.chunking.parallelSentences == ExecutionPlanner.parallelSentences(intraOpThreads: c.cpuThreads).count)
             }
             #expect(entry.chunking.firstChunkTokens == 25 && entry.chunking.splitSentences)
         }
@@ -259,5 +261,27 @@ struct PlanCase: Sendable, CustomTestStringConvertible {
         let plan = try ExecutionPlanner().plan(hardware: Fixtures.machine(cpu: Fixtures.oldCPU), inventory: inventory)
         #expect(plan.entries.map(\.label) == ["cpu int8"])
         #expect(plan.entries[0].reasons.contains("lm ships no fp32 variant: int8 instead."))
+    }
+}
+
+@Suite struct ParallelSentencesTests {
+    @Test("sentence workers: none on one thread, every thread below four, half of them (at most 4) above")
+    func workersPerThreadCount() {
+        let table: [(threads: Int, workers: Int)] = [(1, 1), (2, 2), (3, 3), (4, 2), (6, 3), (8, 4), (16, 4)]
+        for row in table {
+            let got = ExecutionPlanner.parallelSentences(intraOpThreads: row.threads)
+            #expect(got.count == row.workers, "\(row.threads) threads")
+            #expect(row.threads / got.count >= 1)
+            #expect(!got.reason.isEmpty)
+        }
+    }
+
+    @Test("a two-core CPU plan runs two sentences with one thread each")
+    func twoCoreCPU() throws {
+        let plan = try ExecutionPlanner().plan(hardware: Fixtures.machine(cpu: Fixtures.cascadeLakeVM, gpus: []), inventory: Fixtures.piper)
+        let entry = try #require(plan.primary)
+        #expect(entry.provider == .cpu && entry.intraOpThreads == 2)
+        #expect(entry.chunking.parallelSentences == 2)
+        #expect(entry.reasons.contains { $0.contains("2 sentences at once with 1 thread each") })
     }
 }
