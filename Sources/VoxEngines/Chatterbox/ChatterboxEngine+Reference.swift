@@ -1,0 +1,34 @@
+import Foundation
+import VoxAudio
+import VoxCore
+
+extension ChatterboxEngine {
+    /// The reference as the speech encoder wants it: decoded to mono, at 24 kHz, longer than the
+    /// minimum (5 s), not silent, loudness-normalised (−27 LUFS), cut to the first 15 s.
+    /// Every refusal is a `VoxError` of kind `.invalidAudio` naming the recording.
+    func prepareReference(_ reference: VoiceReference) throws -> AudioBuffer {
+        let decoded = try AudioDecoder().decode(reference)
+        return try Self.prepareReference(decoded, label: reference.label, options: options)
+    }
+
+    static func prepareReference(_ decoded: AudioBuffer, label: String, options: ChatterboxOptions) throws -> AudioBuffer {
+        guard decoded.isFinite else {
+            throw VoxError.invalidAudio("The reference \(label) holds damaged (non-finite) samples; record or export it again.")
+        }
+        guard decoded.duration > options.referenceMinDuration else {
+            throw VoxError.invalidAudio(
+                "The reference \(label) is \(String(format: "%.1f", decoded.duration)) s long; Chatterbox needs more than \(String(format: "%g", options.referenceMinDuration)) s of speech (10–15 s is best).")
+        }
+        guard !decoded.isSilent() else {
+            throw VoxError.invalidAudio("The reference \(label) is silent; give a recording of the voice to clone.")
+        }
+        let resampled = try Resampler.resample(decoded, to: sampleRate)
+        var audio = try resampled.loudnessNormalized(toLUFS: options.referenceLUFS)
+        let limit = Int(options.referenceMaxDuration * Double(sampleRate))
+        if audio.samples.count > limit { audio.samples.removeSubrange(limit...) }
+        guard audio.isFinite, !audio.isSilent() else {
+            throw VoxError.invalidAudio("The reference \(label) has no measurable speech in its first \(Int(options.referenceMaxDuration)) s; give a recording of the voice to clone.")
+        }
+        return audio
+    }
+}

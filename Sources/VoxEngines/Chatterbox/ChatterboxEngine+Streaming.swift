@@ -1,0 +1,76 @@
+import Foundation
+import VoxCore
+
+extension ChatterboxEngine {
+    /// Hands out audio while the tokens are still being generated: after the first
+    /// `streamFirstChunkTokens` tokens, then every `streamChunkTokens`. Each chunk's tokens are
+    /// decoded together with the `streamOverlapTokens` before them, and neighbouring chunks are
+    /// joined with a short crossfade, so the stream sounds like one decode of the whole sentence.
+    public func stream(_ request: SynthesisRequest) -> AsyncThrowingStream<AudioChunk, Error> {
+        AsyncThrowingStream { continuation in
+            let task = Task {
+                do {
+                    let (sentences, conditioning, seed) = try await self.prepare(request)
+                    var index = 0
+                    for (i, sentence) in sentences.enumerated() {
+                        let generator = try self.makeGenerator(
+                            sentence: sentence, conditioning: conditioning, seed: SeededGenerator.derive(seed, index: i))
+                        try await self.streamSentence(
+                            generator, text: sentence, conditioning: conditioning, isLastSentence: i == sentences.count - 1
+                        ) { audio, isLast in
+                            continuation.yield(AudioChunk(
+                                audio: AudioBuffer(samples: audio, sampleRate: Self.sampleRate), index: index, text: sentence, isLast: isLast))
+                            index += 1
+                        }
+                    }
+                    continuation.finish()
+                } catch {
+                    continuation.finish(throwing: error)
+                }
+            }
+            continuation.onTermination = { _ in task.cancel() }
+        }
+    }
+
+    /// Generates and decodes one sentence chunk by chunk, calling `emit` with each piece of audio.
+    func streamSentence(
+        _ generator: ChatterboxGenerator, text: String, conditioning: ChatterboxConditioning, isLastSentence: Bool,
+        emit: (_ audio: [Float], _ isLast: Bool) -> Void
+    ) async throws {
+        // At least 6: the decoder fades in the first 40 ms (one token) of every call and looks a
+        // few tokens ahead, so a window's first and last tokens are not handed out.
+        let overlap = max(6, options.streamOverlapTokens)
+        let holdback = overlap / 2
+        let first = max(holdback + 1, options.streamFirstChunkTokens)
+        let later = max(holdback + 1, options.streamChunkTokens)
+        let silenceTokens = layout.flavor == .turbo ? 3 : 0
+        var stitcher = CrossfadeStitcher(crossfade: Int(options.crossfadeDuration * Double(Self.sampleRate)))
+        var decodedUpTo = 0
+        var chunk = 0
+        while true {
+            try Task.checkCancellation()
+            let want = chunk == 0 ? first : later
+            _ = try await offload { try generator.run(atMost: want) }
+            let tokens = generator.tokens
+            let final = generator.isFinished
+            chunk += 1
+            if tokens.isEmpty {
+                if final {
+                    emit([], isLastSentence)
+                    return
+                }
+                continue
+            }
+            let windowStart = max(0, decodedUpTo - overlap)
+            let window = Array(tokens[windowStart...])
+            let audio = try await offload { try self.decode(tokens: window, conditioning: conditioning, final: final) }
+            let perToken = Double(audio.count) / Double(window.count + (final ? silenceTokens : 0))
+            let start = Int((Double(windowStart) * perToken).rounded())
+            let boundary = final ? nil : Int((Double(tokens.count - holdback) * perToken).rounded())
+            let piece = stitcher.add(audio, start: start, boundary: boundary)
+            decodedUpTo = tokens.count
+            emit(piece, final && isLastSentence)
+            if final { return }
+        }
+    }
+}

@@ -1,0 +1,145 @@
+import Foundation
+import Logging
+import VoxCore
+import VoxONNX
+
+/// Zero-shot voice cloning with Resemble AI's Chatterbox (Turbo, or the original model) exported to
+/// ONNX: a reference recording becomes the voice (speech_encoder, through the conditioning store so
+/// a voice is encoded once), the text becomes speech tokens (embed_tokens + language_model with a
+/// KV cache + sampling), and the tokens become 24 kHz audio (conditional_decoder).
+///
+/// Outputs carry no Perth watermark: upstream Chatterbox adds one with a neural network that
+/// VoxServe cannot run.
+public final class ChatterboxEngine: SpeechSynthesizer {
+    public static let sampleRate = 24_000
+    public static let engineID = "chatterbox"
+    /// Token the decoder renders as silence; three end every utterance (Turbo).
+    public static let silenceToken = 4299
+
+    public let files: ChatterboxModelFiles
+    public let layout: ChatterboxModelLayout
+    public let options: ChatterboxOptions
+    public let tokenizer: BPETokenizer
+    public let info: SynthesizerInfo
+    let speechEncoder: ONNXSession
+    let embedTokens: ONNXSession
+    let languageModel: ONNXSession
+    let conditionalDecoder: ONNXSession
+    let conditioningStore: any SpeakerConditioningStore
+    /// Identifies the speech encoder's file: conditioning made by another encoder is not reused.
+    let conditioningFingerprint: String
+    let logger: Logger
+    private let encoderRuns = RunCounter()
+    let warnings = WarnedSet()
+
+    /// Loads the export in `modelDirectory` (see `ChatterboxModelFiles`) with the precision variants
+    /// in `variants` (others: fp32 when present, else the first found).
+    public convenience init(
+        modelDirectory: URL, variants: [ChatterboxComponent: ChatterboxPrecision] = [:], options: ChatterboxOptions = ChatterboxOptions(),
+        sessionOptions: SessionOptions = SessionOptions(), runtime: ONNXRuntime, conditioningStore: (any SpeakerConditioningStore)? = nil,
+        logger: Logger = Logger(label: "vox.chatterbox")
+    ) throws {
+        let files = try ChatterboxModelFiles(directory: modelDirectory).selecting(variants)
+        try self.init(
+            files: files, options: options, sessionOptions: sessionOptions, runtime: runtime, conditioningStore: conditioningStore, logger: logger)
+    }
+
+    /// `sessionOptions` apply to every graph except those named in `componentSessionOptions`
+    /// (an execution plan may, for example, capture CUDA graphs for one graph only).
+    public init(
+        files: ChatterboxModelFiles, options: ChatterboxOptions = ChatterboxOptions(), sessionOptions: SessionOptions = SessionOptions(),
+        componentSessionOptions: [ChatterboxComponent: SessionOptions] = [:],
+        runtime: ONNXRuntime, conditioningStore: (any SpeakerConditioningStore)? = nil, logger: Logger = Logger(label: "vox.chatterbox")
+    ) throws {
+        self.files = files
+        self.options = options
+        self.logger = logger
+        self.conditioningStore = conditioningStore ?? MemorySpeakerConditioningStore()
+        func load(_ component: ChatterboxComponent) throws -> ONNXSession {
+            let url = files.url(for: component)
+            do {
+                return try ONNXSession(modelPath: url.path, options: componentSessionOptions[component] ?? sessionOptions, runtime: runtime)
+            } catch let error as ONNXRuntimeError {
+                let hint = error.message.contains("onnx_data") || error.message.contains("external")
+                    ? " Keep \(url.lastPathComponent)_data beside it." : ""
+                let base = error.voxError
+                throw VoxError(base.kind, "Cannot load \(url.lastPathComponent): \(error.message).\(hint)", detail: url.path)
+            }
+        }
+        speechEncoder = try load(.speechEncoder)
+        embedTokens = try load(.embedTokens)
+        languageModel = try load(.languageModel)
+        conditionalDecoder = try load(.conditionalDecoder)
+        layout = try ChatterboxModelLayout(
+            speechEncoder: (speechEncoder.inputs, speechEncoder.outputs),
+            embedTokens: (embedTokens.inputs, embedTokens.outputs),
+            languageModel: (languageModel.inputs, languageModel.outputs),
+            conditionalDecoder: (conditionalDecoder.inputs, conditionalDecoder.outputs))
+        tokenizer = try BPETokenizer(directory: files.directory)
+        conditioningFingerprint = files.fingerprint(of: .speechEncoder)
+        info = SynthesizerInfo(
+            engine: Self.engineID, voice: layout.flavor == .turbo ? "chatterbox-turbo" : "chatterbox",
+            sampleRate: Self.sampleRate, speakers: 1, modelFingerprint: files.fingerprint)
+        logger.debug("chatterbox loaded", metadata: [
+            "vox.engine": "\(Self.engineID)", "vox.flavor": "\(layout.flavor.rawValue)", "vox.layers": "\(layout.layerCount)",
+            "vox.variants": "\(ChatterboxComponent.allCases.map { "\($0.rawValue)=\(files.selection[$0]!.rawValue)" }.joined(separator: ","))",
+        ])
+    }
+
+    /// Where the model is looked for: `VOXSERVE_CHATTERBOX_DIR`, else `$VOXSERVE_HOME/models/chatterbox`.
+    public static func modelDirectory(
+        paths: VoxPaths = .fromEnvironment(), environment: [String: String] = ProcessInfo.processInfo.environment
+    ) -> URL {
+        if let dir = environment["VOXSERVE_CHATTERBOX_DIR"], !dir.isEmpty { return URL(fileURLWithPath: dir) }
+        return paths.home.appendingPathComponent("models/chatterbox")
+    }
+
+    /// How many times the speech encoder has run (a voice served from the store does not count).
+    public var speechEncoderRuns: Int { encoderRuns.value }
+
+    func countEncoderRun() { encoderRuns.increment() }
+
+    // MARK: SpeechSynthesizer
+
+    public func synthesize(_ request: SynthesisRequest) async throws -> AudioBuffer {
+        let (sentences, conditioning, seed) = try await prepare(request)
+        var out = AudioBuffer(samples: [], sampleRate: Self.sampleRate)
+        for (i, sentence) in sentences.enumerated() {
+            try Task.checkCancellation()
+            let generator = try makeGenerator(sentence: sentence, conditioning: conditioning, seed: SeededGenerator.derive(seed, index: i))
+            let maxSteps = options.maxNewTokens
+            _ = try await offload { try generator.run(atMost: maxSteps) }
+            let tokens = generator.tokens
+            let samples = try await offload { try self.decode(tokens: tokens, conditioning: conditioning, final: true) }
+            out.samples += samples
+        }
+        return out
+    }
+
+    /// Sentences to speak, the voice and the seed for a request.
+    func prepare(_ request: SynthesisRequest) async throws -> ([String], ChatterboxConditioning, UInt64) {
+        try request.validate()
+        if request.speed != 1, warnings.insert("speed") {
+            logger.warning("Chatterbox has no speed control; speed is ignored", metadata: ["vox.engine": "\(Self.engineID)"])
+        }
+        guard let reference = request.reference ?? defaultReference() else {
+            throw VoxError.invalidInput(
+                "Chatterbox clones a voice from a recording: pass a reference of more than \(Int(options.referenceMinDuration)) seconds (--reference FILE).")
+        }
+        let sentences = TextSegmenter().sentences(request.text)
+            .map { options.normalizeText ? ChatterboxTextNormalizer.normalize($0) : $0 }
+            .filter { sentence in sentence.unicodeScalars.contains { $0.properties.isAlphabetic || $0.properties.numericType != nil } }
+        guard !sentences.isEmpty else {
+            throw VoxError.invalidInput("The text has nothing speakable in it (only punctuation or symbols).")
+        }
+        let conditioning = try await self.conditioning(for: reference)
+        var system = SystemRandomNumberGenerator()
+        return (sentences, conditioning, request.seed ?? system.next())
+    }
+
+    /// `default_voice.wav` in the model folder, when the export ships one.
+    func defaultReference() -> VoiceReference? {
+        let url = files.directory.appendingPathComponent("default_voice.wav")
+        return try? VoiceReference(contentsOf: url)
+    }
+}
