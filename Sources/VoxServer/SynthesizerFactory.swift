@@ -33,12 +33,16 @@ public final class SynthesizerFactory: Sendable {
     public let phonemizer: any Phonemizer
     private let logger: Logger
     private let hardwareReport = LockedLazy<HardwareReport>()
+    /// Conditioning computed by cloning engines (memory + `paths.cacheDirectory`), shared by every
+    /// engine this factory builds.
+    public let conditioningCache: ConditioningCache
 
     public init(paths: VoxPaths = .fromEnvironment(), settings: EngineSettings = .fromEnvironment(), phonemizer: any Phonemizer, logger: Logger = Logger(label: "vox.factory")) {
         self.paths = paths
         self.settings = settings
         self.phonemizer = phonemizer
         self.logger = logger
+        self.conditioningCache = ConditioningCache(configuration: ConditioningCacheConfiguration(directory: paths.cacheDirectory), logger: logger)
     }
 
     /// Whether setup installed the GPU build of ONNX Runtime.
@@ -101,6 +105,73 @@ public final class SynthesizerFactory: Sendable {
             try await optimized.prepare()
         }
         return optimized
+    }
+}
+
+extension SynthesizerFactory {
+    /// What the planner sees of a Chatterbox export: four graphs, the precision variants on disk,
+    /// no static shapes (audio and token lengths change with every request).
+    public static func inventory(for files: ChatterboxModelFiles) -> ModelInventory {
+        ModelInventory(model: "chatterbox", components: ChatterboxComponent.allCases.map { component in
+            ModelComponent(name: component.rawValue, variants: files.variants(for: component).map { precision in
+                ModelVariant(Self.planPrecision(precision), bytes: files.byteCount(of: component, precision: precision))
+            })
+        })
+    }
+
+    static func planPrecision(_ precision: ChatterboxPrecision) -> ModelPrecision {
+        switch precision {
+        case .fp32: return .fp32
+        case .fp16: return .fp16
+        case .q4: return .q4
+        case .q4f16: return .q4f16
+        case .quantized: return .int8
+        }
+    }
+
+    static func chatterboxPrecision(_ precision: ModelPrecision) -> ChatterboxPrecision? {
+        switch precision {
+        case .fp32: return .fp32
+        case .fp16: return .fp16
+        case .q4: return .q4
+        case .q4f16: return .q4f16
+        case .int8: return .quantized
+        case .bf16: return nil
+        }
+    }
+
+    /// The Chatterbox export in `directory` (default: `VOXSERVE_CHATTERBOX_DIR`, else
+    /// `$VOXSERVE_HOME/models/chatterbox`), through the optimizer unless it is off. References are
+    /// conditioned through the shared conditioning cache, so a voice is encoded once.
+    public func chatterbox(directory: URL? = nil) async throws -> any SpeechSynthesizer {
+        let directory = directory ?? ChatterboxEngine.modelDirectory(paths: paths)
+        guard FileManager.default.fileExists(atPath: directory.path) else {
+            throw VoxError(.modelNotFound, "No Chatterbox model at \(directory.path): download the ONNX export there, or set VOXSERVE_CHATTERBOX_DIR (see the README).", detail: directory.path)
+        }
+        let files = try ChatterboxModelFiles(directory: directory)
+        let runtime = try runtime()
+        let store = CachedConditioningStore(cache: conditioningCache)
+        guard settings.optimize else {
+            return try ChatterboxEngine(files: files, runtime: runtime, logger: logger)
+        }
+        let plan = try ExecutionPlanner().plan(hardware: try hardware(), inventory: Self.inventory(for: files), overrides: settings.overrides)
+        let logger = self.logger
+        // No warm-up: Chatterbox needs a reference to speak, and the first request brings one.
+        return OptimizedSynthesizer(plan: plan, logger: logger) { entry in
+            var choices: [ChatterboxComponent: ChatterboxPrecision] = [:]
+            var perComponent: [ChatterboxComponent: SessionOptions] = [:]
+            for component in ChatterboxComponent.allCases {
+                if let p = entry.precision(for: component.rawValue), let c = Self.chatterboxPrecision(p) { choices[component] = c }
+                perComponent[component] = OptimizedModelFile.sessionOptions(for: entry, component: component.rawValue)
+            }
+            var options = ChatterboxOptions()
+            options.streamFirstChunkTokens = entry.chunking.firstChunkTokens
+            options.streamChunkTokens = entry.chunking.chunkTokens
+            let entryRuntime = entry.provider == .cuda ? try ONNXRuntime.shared(preferGPU: true) : runtime
+            return try ChatterboxEngine(
+                files: try files.selecting(choices), options: options, componentSessionOptions: perComponent,
+                runtime: entryRuntime, conditioningStore: store, logger: logger)
+        }
     }
 }
 

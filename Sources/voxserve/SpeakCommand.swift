@@ -3,6 +3,7 @@ import Foundation
 import VoxAudio
 import VoxCore
 import VoxEngines
+import VoxOptimizer
 import VoxPhonemizer
 import VoxServer
 
@@ -19,8 +20,11 @@ struct SpeakCommand: AsyncParsableCommand {
     @Option(name: .shortAndLong, help: "The audio file to write.")
     var output: String
 
-    @Option(help: "A voice name from `voxserve voices list`, or the path of a Piper .onnx file.")
+    @Option(help: "A voice name from `voxserve voices list`, the path of a Piper .onnx file, or 'chatterbox' for voice cloning.")
     var voice: String?
+
+    @Option(help: "Clone this voice (Chatterbox): an audio file, or a reference stored with `voxserve voices add`.")
+    var reference: String?
 
     @Option(help: "Speaker id of a multi-speaker voice.")
     var speaker: Int?
@@ -53,10 +57,29 @@ struct SpeakCommand: AsyncParsableCommand {
             throw ValidationError("The text is empty: give at least one word to speak, or '-' to read standard input.")
         }
         try request(text: text == "-" ? "x" : text).validate()
+        if cloning && reference == nil {
+            throw ValidationError("Chatterbox clones a voice: give --reference with an audio file or a stored voice name.")
+        }
+    }
+
+    /// Chatterbox when asked for by name or when a reference is given.
+    var cloning: Bool {
+        reference != nil || voice.map { ["chatterbox", "chatterbox-turbo"].contains($0) } == true
     }
 
     func request(text: String) -> SynthesisRequest {
         SynthesisRequest(text: text, voice: voice, speakerID: speaker, lengthScale: lengthScale, noiseScale: noiseScale, noiseW: noiseW, speed: speed)
+    }
+
+    /// A stored reference voice by name, else an audio file.
+    func loadReference(_ value: String, paths: VoxPaths) async throws -> VoiceReference {
+        if VoiceLibrary.isValidName(value), let stored = try? await VoiceLibrary(paths: paths).reference(named: value) {
+            return stored
+        }
+        guard FileManager.default.fileExists(atPath: value) else {
+            throw VoxError.invalidInput("The reference '\(value)' is neither a stored voice nor an audio file.")
+        }
+        return try VoiceReference(contentsOf: URL(fileURLWithPath: value))
     }
 
     func run() async throws {
@@ -64,14 +87,21 @@ struct SpeakCommand: AsyncParsableCommand {
         let clock = ContinuousClock()
         let start = clock.now
         let spoken = text == "-" ? String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self) : text
-        let request = request(text: spoken)
+        var request = request(text: spoken)
         try request.validate()
 
         let paths = VoxPaths.fromEnvironment()
-        let piperVoice = try VoiceCatalog(paths: paths).resolve(voice)
         let factory = SynthesizerFactory(
             paths: paths, settings: EngineSettings(optimize: engine.optimize, warmUp: false), phonemizer: EspeakPhonemizer.shared)
-        let synthesizer = try await factory.piper(piperVoice)
+        let synthesizer: any SpeechSynthesizer
+        if cloning {
+            guard let reference else { throw VoxError.invalidInput("Chatterbox needs --reference.") }
+            request.reference = try await loadReference(reference, paths: paths)
+            request.voice = nil
+            synthesizer = try await factory.chatterbox()
+        } else {
+            synthesizer = try await factory.piper(try VoiceCatalog(paths: paths).resolve(voice))
+        }
         let ready = clock.now
         var audio = AudioBuffer(samples: [], sampleRate: synthesizer.info.sampleRate)
         var firstAudio: ContinuousClock.Instant?

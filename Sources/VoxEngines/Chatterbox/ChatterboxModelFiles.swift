@@ -74,6 +74,16 @@ public struct ChatterboxModelFiles: Sendable, Equatable {
         graphDirectory.appendingPathComponent(selection[component]!.fileName(for: component))
     }
 
+    /// Bytes of a variant's graph and its external data on disk (nil when unknown).
+    public func byteCount(of component: ChatterboxComponent, precision: ChatterboxPrecision) -> UInt64? {
+        let url = graphDirectory.appendingPathComponent(precision.fileName(for: component))
+        var total: UInt64 = 0
+        for file in [url, URL(fileURLWithPath: url.path + "_data")] {
+            if let size = (try? FileManager.default.attributesOfItem(atPath: file.path))?[.size] as? NSNumber { total += size.uint64Value }
+        }
+        return total > 0 ? total : nil
+    }
+
     /// Identifies a graph file by name, size, modification time and a digest of its first 64 KiB
     /// (and the size of its `.onnx_data`), so a changed or re-downloaded model gets new cache keys.
     public func fingerprint(of component: ChatterboxComponent) -> String {
