@@ -33,9 +33,11 @@ public struct AudioBuffer: Sendable, Equatable {
         AudioBuffer(samples: [Float](repeating: 0, count: Int((seconds * Double(sampleRate)).rounded())), sampleRate: sampleRate)
     }
 
-    /// Appends another buffer of the same rate.
+    /// Appends another buffer of the same rate; an empty buffer takes the rate of what it is given.
     public mutating func append(_ other: AudioBuffer) {
-        precondition(other.sampleRate == sampleRate || other.samples.isEmpty, "sample rates differ")
+        guard !other.samples.isEmpty else { return }
+        if samples.isEmpty { sampleRate = other.sampleRate }
+        precondition(other.sampleRate == sampleRate, "sample rates differ: \(sampleRate) Hz and \(other.sampleRate) Hz")
         samples.append(contentsOf: other.samples)
     }
 }

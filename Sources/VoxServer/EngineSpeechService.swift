@@ -66,9 +66,7 @@ public final class EngineSpeechService: SpeechService {
             (engine, warm) = try await self.engine(named: request.voice)
         } catch let error as VoxError where error.kind == .unknownVoice {
             if let name = request.voice, (try? await library.entry(named: name)) != nil {
-                throw VoxError(
-                    .unsupported,
-                    "'\(name)' is an uploaded reference voice; speaking it needs the Chatterbox cloning engine, which this server does not run yet. Use a Piper voice from GET /v1/voices.")
+                return try await speakCloned(request, voice: name)
             }
             let known = catalog.list().map(\.name) + ((try? await library.list())?.map(\.name) ?? [])
             throw VoxError.unknownVoice(request.voice ?? VoiceCatalog.defaultVoice, known: known)
@@ -80,6 +78,27 @@ public final class EngineSpeechService: SpeechService {
             chunks: engine.stream(request))
     }
 
+    /// An uploaded reference voice, spoken by Chatterbox; its conditioning comes from the cache.
+    private func speakCloned(_ request: SynthesisRequest, voice name: String) async throws -> SpeechStream {
+        guard factory.chatterboxInstalled else {
+            throw VoxError(
+                .unsupported,
+                "'\(name)' is an uploaded reference voice; speaking it needs the Chatterbox model, which is not installed (see the README). Use a Piper voice from GET /v1/voices.")
+        }
+        let factory = self.factory
+        let (engine, warm) = try await engines.engine(for: "chatterbox") { try await factory.chatterbox() }
+        let reference = try await library.reference(named: name)
+        var request = request
+        request.voice = nil
+        request.reference = reference
+        let store = factory.conditioningStore
+        var stream = SpeechStream(
+            voice: name, sampleRate: ChatterboxEngine.sampleRate, plan: await Self.plan(of: engine), cache: .miss, warm: warm,
+            chunks: engine.stream(request))
+        stream.cacheOutcome = { store.lastOutcome(for: reference).map { $0 == .miss ? .miss : .hit } ?? .miss }
+        return stream
+    }
+
     public func voices() async throws -> [VoiceDescription] {
         var result = catalog.list().map {
             VoiceDescription(
@@ -88,13 +107,13 @@ public final class EngineSpeechService: SpeechService {
         }
         let taken = Set(result.map(\.id))
         for voice in try await library.list() where !taken.contains(voice.name) {
-            result.append(VoiceDescription(id: voice.name, kind: .reference, engine: "chatterbox", source: "upload", available: false))
+            result.append(VoiceDescription(id: voice.name, kind: .reference, engine: "chatterbox", source: "upload", available: factory.chatterboxInstalled))
         }
         return result
     }
 
     public func models() async throws -> [ModelDescription] {
-        [ModelDescription(id: "piper", available: !catalog.list().isEmpty)]
+        [ModelDescription(id: "piper", available: !catalog.list().isEmpty), ModelDescription(id: "chatterbox", available: factory.chatterboxInstalled)]
     }
 
     public func addVoice(name: String, audio: Data, fileName: String?, replacing: Bool) async throws -> VoiceDescription {
@@ -116,7 +135,7 @@ public final class EngineSpeechService: SpeechService {
         }
         let entry = try await library.add(name: name, data: audio, originalFileName: fileName, replacing: replacing)
         logger.info("voice uploaded", metadata: ["vox.voice": "\(entry.name)", "vox.audio_s": "\(decoded.duration.formatted(decimals: 1))"])
-        return VoiceDescription(id: entry.name, kind: .reference, engine: "chatterbox", sampleRate: decoded.sampleRate, source: "upload", available: false)
+        return VoiceDescription(id: entry.name, kind: .reference, engine: "chatterbox", sampleRate: decoded.sampleRate, source: "upload", available: factory.chatterboxInstalled)
     }
 
     public func removeVoice(id: String) async throws {

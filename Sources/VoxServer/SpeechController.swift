@@ -103,7 +103,7 @@ struct SpeechController<Context: RequestContext>: Sendable {
         guard !audio.isEmpty else { throw VoxError.engineFailure("The engine produced no audio for this text.") }
         let data = try await offload { try SpeechEncoding.encode(audio, as: job.format) }
         let rtf = synthesisTime / max(audio.duration, 1e-9)
-        metrics.recordSynthesis(voice: speech.voice, audioSeconds: audio.duration, wallSeconds: synthesisTime, timeToFirstAudio: nil, cache: speech.cache, streamed: false)
+        metrics.recordSynthesis(voice: speech.voice, audioSeconds: audio.duration, wallSeconds: synthesisTime, timeToFirstAudio: nil, cache: speech.resolvedCache, streamed: false)
         logger.info("speech", metadata: ["vox.rtf": "\(rtf.formatted(decimals: 3))", "vox.audio_s": "\(audio.duration.formatted(decimals: 2))"])
 
         var headers = self.headers(for: speech, format: job.format, queueTime: queueTime)
@@ -156,7 +156,7 @@ struct SpeechController<Context: RequestContext>: Sendable {
                 output.finish()
                 metrics.recordSynthesis(
                     voice: speech.voice, audioSeconds: audioSeconds, wallSeconds: wall,
-                    timeToFirstAudio: try? await firstAudio.value, cache: speech.cache, streamed: true)
+                    timeToFirstAudio: try? await firstAudio.value, cache: speech.resolvedCache, streamed: true)
                 logger.info("speech stream", metadata: ["vox.rtf": "\(rtf.formatted(decimals: 3))", "vox.audio_s": "\(audioSeconds.formatted(decimals: 2))"])
             } catch {
                 if (error as? APIError)?.code == "timeout" { metrics.recordTimeout() }
@@ -210,7 +210,7 @@ struct SpeechController<Context: RequestContext>: Sendable {
         var headers: HTTPFields = [:]
         headers[.contentType] = SpeechEncoding.contentType(format)
         headers[.voxVoice] = speech.voice.headerSafe
-        headers[.voxCache] = speech.cache.rawValue
+        headers[.voxCache] = speech.resolvedCache.rawValue
         headers[.voxModel] = speech.warm ? "warm" : "cold"
         headers[.voxPlan] = speech.plan.headerSafe
         headers[.voxSampleRate] = String(SpeechEncoding.outputSampleRate(format, sourceRate: speech.sampleRate))

@@ -53,6 +53,12 @@ public struct SpeechStream: Sendable {
     /// One line describing the execution plan in use (provider, precision, threads).
     public var plan: String
     public var cache: CacheOutcome
+    /// When set, tells the cache outcome once the first audio exists (a cloning engine looks the
+    /// voice up when it starts), and overrides `cache`.
+    public var cacheOutcome: (@Sendable () -> CacheOutcome)?
+
+    /// The outcome to report: asked once the first audio is ready.
+    public var resolvedCache: CacheOutcome { cacheOutcome?() ?? cache }
     /// True when the voice's model was already loaded before this request.
     public var warm: Bool
     public var chunks: AsyncThrowingStream<AudioChunk, any Error>

@@ -36,6 +36,8 @@ public final class SynthesizerFactory: Sendable {
     /// Conditioning computed by cloning engines (memory + `paths.cacheDirectory`), shared by every
     /// engine this factory builds.
     public let conditioningCache: ConditioningCache
+    /// The cache as cloning engines see it.
+    public let conditioningStore: CachedConditioningStore
 
     public init(paths: VoxPaths = .fromEnvironment(), settings: EngineSettings = .fromEnvironment(), phonemizer: any Phonemizer, logger: Logger = Logger(label: "vox.factory")) {
         self.paths = paths
@@ -43,6 +45,7 @@ public final class SynthesizerFactory: Sendable {
         self.phonemizer = phonemizer
         self.logger = logger
         self.conditioningCache = ConditioningCache(configuration: ConditioningCacheConfiguration(directory: paths.cacheDirectory), logger: logger)
+        self.conditioningStore = CachedConditioningStore(cache: conditioningCache)
     }
 
     /// Whether setup installed the GPU build of ONNX Runtime.
@@ -143,6 +146,11 @@ extension SynthesizerFactory {
     /// The Chatterbox export in `directory` (default: `VOXSERVE_CHATTERBOX_DIR`, else
     /// `$VOXSERVE_HOME/models/chatterbox`), through the optimizer unless it is off. References are
     /// conditioned through the shared conditioning cache, so a voice is encoded once.
+    /// Whether a Chatterbox export is where `chatterbox()` looks.
+    public var chatterboxInstalled: Bool {
+        FileManager.default.fileExists(atPath: ChatterboxEngine.modelDirectory(paths: paths).path)
+    }
+
     public func chatterbox(directory: URL? = nil) async throws -> any SpeechSynthesizer {
         let directory = directory ?? ChatterboxEngine.modelDirectory(paths: paths)
         guard FileManager.default.fileExists(atPath: directory.path) else {
@@ -150,7 +158,7 @@ extension SynthesizerFactory {
         }
         let files = try ChatterboxModelFiles(directory: directory)
         let runtime = try runtime()
-        let store = CachedConditioningStore(cache: conditioningCache)
+        let store = conditioningStore
         guard settings.optimize else {
             return try ChatterboxEngine(files: files, runtime: runtime, logger: logger)
         }
