@@ -28,9 +28,16 @@ struct CLI {
         return URL(fileURLWithPath: ".build/debug/voxserve")
     }
 
-    func run(_ arguments: [String], stdin: String? = nil, environment: [String: String] = [:]) throws -> Result {
+    /// Runs the binary on a Dispatch thread: a test that waits for a process must not hold one of
+    /// Swift's few cooperative threads (on 2 cores there are 2), or every async test stalls with it.
+    func run(_ arguments: [String], stdin: String? = nil, environment: [String: String] = [:]) async throws -> Result {
+        let home = self.home
+        return try await offload { try Self.runBlocking(arguments, stdin: stdin, environment: environment, home: home) }
+    }
+
+    private static func runBlocking(_ arguments: [String], stdin: String?, environment: [String: String], home: URL) throws -> Result {
         let process = Process()
-        process.executableURL = Self.executable
+        process.executableURL = executable
         process.arguments = arguments
         var env = ProcessInfo.processInfo.environment
         env["VOXSERVE_HOME"] = home.path

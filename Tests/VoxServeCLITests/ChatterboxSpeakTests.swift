@@ -23,12 +23,12 @@ import VoxCore
         return url
     }
 
-    @Test func clonesFromAReferenceAndConditionsEachRecordingOnce() throws {
+    @Test func clonesFromAReferenceAndConditionsEachRecordingOnce() async throws {
         let cli = try CLI()
         let env = ["VOXSERVE_CHATTERBOX_DIR": try tinyModel]
         let ref = try reference(cli, "ref.wav", text: "A reference recording for cloning, comfortably longer than five seconds of speech.")
         let out = cli.file("clone.wav")
-        let first = try cli.run(["speak", "Hello from the cloning engine. A second sentence.", "-o", out.path, "--voice", "chatterbox", "--reference", ref.path], environment: env)
+        let first = try await cli.run(["speak", "Hello from the cloning engine. A second sentence.", "-o", out.path, "--voice", "chatterbox", "--reference", ref.path], environment: env)
         #expect(first.status == 0, "\(first.stderr)")
         let audio = try AudioDecoder().decode(contentsOf: out)
         #expect(audio.sampleRate == 24000)
@@ -39,31 +39,31 @@ import VoxCore
         // A new process with the same recording (under another name) reuses the entry.
         let copy = cli.file("copy-of-ref.wav")
         try FileManager.default.copyItem(at: ref, to: copy)
-        #expect(try cli.run(["speak", "Again.", "-o", out.path, "--reference", copy.path], environment: env).status == 0)
+        #expect(try await cli.run(["speak", "Again.", "-o", out.path, "--reference", copy.path], environment: env).status == 0)
         #expect(try entries().count == 1)
         // A different recording is conditioned anew.
         let other = try reference(cli, "other.wav", text: "Another speaker entirely, reading a different sentence for long enough to count.")
-        #expect(try cli.run(["speak", "Again.", "-o", out.path, "--reference", other.path], environment: env).status == 0)
+        #expect(try await cli.run(["speak", "Again.", "-o", out.path, "--reference", other.path], environment: env).status == 0)
         #expect(try entries().count == 2)
     }
 
-    @Test func aStoredVoiceNameWorksAsTheReference() throws {
+    @Test func aStoredVoiceNameWorksAsTheReference() async throws {
         let cli = try CLI()
         let ref = try reference(cli, "ref.wav", text: "A stored reference voice, long enough to be used for cloning in this test.")
-        #expect(try cli.run(["voices", "add", "narrator", ref.path]).status == 0)
-        let result = try cli.run(
+        #expect(try await cli.run(["voices", "add", "narrator", ref.path]).status == 0)
+        let result = try await cli.run(
             ["speak", "Stored voice.", "-o", cli.file("s.wav").path, "--reference", "narrator"], environment: ["VOXSERVE_CHATTERBOX_DIR": try tinyModel])
         #expect(result.status == 0, "\(result.stderr)")
     }
 
-    @Test func clearErrorsForAMissingModelAMissingReferenceAndAShortOne() throws {
+    @Test func clearErrorsForAMissingModelAMissingReferenceAndAShortOne() async throws {
         let cli = try CLI()
         let short = try reference(cli, "short.wav", text: "Too short.")
-        let noModel = try cli.run(["speak", "x", "-o", cli.file("x.wav").path, "--reference", short.path], environment: ["VOXSERVE_CHATTERBOX_DIR": "/nonexistent/model"])
+        let noModel = try await cli.run(["speak", "x", "-o", cli.file("x.wav").path, "--reference", short.path], environment: ["VOXSERVE_CHATTERBOX_DIR": "/nonexistent/model"])
         #expect(noModel.status != 0 && noModel.stderr.contains("No Chatterbox model at /nonexistent/model"))
-        let noRef = try cli.run(["speak", "x", "-o", cli.file("x.wav").path, "--voice", "chatterbox"])
+        let noRef = try await cli.run(["speak", "x", "-o", cli.file("x.wav").path, "--voice", "chatterbox"])
         #expect(noRef.status != 0 && noRef.stderr.contains("give --reference"))
-        let tooShort = try cli.run(["speak", "x", "-o", cli.file("x.wav").path, "--reference", short.path], environment: ["VOXSERVE_CHATTERBOX_DIR": try tinyModel])
+        let tooShort = try await cli.run(["speak", "x", "-o", cli.file("x.wav").path, "--reference", short.path], environment: ["VOXSERVE_CHATTERBOX_DIR": try tinyModel])
         #expect(tooShort.status != 0)
         #expect(tooShort.stderr.contains("5"), "\(tooShort.stderr)")
     }
