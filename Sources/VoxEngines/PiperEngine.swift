@@ -14,19 +14,43 @@ public final class PiperEngine: SpeechSynthesizer {
     private let phonemizer: any Phonemizer
     private let logger: Logger
     private let warnedPhonemes = WarnedSet()
-    /// Sentences synthesized at once (ONNX Runtime runs one session concurrently); handed out in order.
+    /// Sentences synthesized at once; handed out in order.
     public let sentenceConcurrency: Int
+    /// A session with all of the plan's threads for a lone sentence while nothing else runs (a
+    /// short request to an idle server), made on first use. Nil when not asked for.
+    private let loneSession: LazySession?
+    private let activeRuns = RunGauge()
 
+    /// - Parameters:
+    ///   - options: the plan's session options (all of its threads).
+    ///   - sentenceConcurrency: sentences at once when a text has several. Above 1, the engine's
+    ///     session runs each sentence with `parallelIntraOpThreads` threads.
+    ///   - loneSentenceSession: with `sentenceConcurrency` above 1, also keep a session with all of
+    ///     `options`' threads for a single sentence on an idle engine (right for a long-lived
+    ///     server; a one-shot command would pay for loading it).
     public init(
         voice: PiperVoice, phonemizer: any Phonemizer, options: SessionOptions = SessionOptions(), runtime: ONNXRuntime,
-        sentenceConcurrency: Int = 1, logger: Logger = Logger(label: "vox.piper")
+        sentenceConcurrency: Int = 1, parallelIntraOpThreads: Int = 1, loneSentenceSession: Bool = false,
+        logger: Logger = Logger(label: "vox.piper")
     ) throws {
         self.voice = voice
         self.sentenceConcurrency = max(1, sentenceConcurrency)
+        var primary = options
+        if sentenceConcurrency > 1 {
+            primary.intraOpThreads = max(1, parallelIntraOpThreads)
+        }
+        if sentenceConcurrency > 1 && loneSentenceSession && options.intraOpThreads != primary.intraOpThreads {
+            var lone = options
+            // The primary session writes the optimized-model file; this one only reads models.
+            lone.optimizedModelPath = nil
+            self.loneSession = LazySession(modelPath: voice.modelURL.path, options: lone, runtime: runtime)
+        } else {
+            self.loneSession = nil
+        }
         self.phonemizer = phonemizer
         self.logger = logger
         do {
-            self.session = try ONNXSession(modelPath: voice.modelURL.path, options: options, runtime: runtime)
+            self.session = try ONNXSession(modelPath: voice.modelURL.path, options: primary, runtime: runtime)
         } catch let error as ONNXRuntimeError {
             throw error.voxError
         }
@@ -61,8 +85,14 @@ public final class PiperEngine: SpeechSynthesizer {
                     // before it are done.
                     var inFlight: [Int: Task<AudioBuffer, Error>] = [:]
                     defer { inFlight.values.forEach { $0.cancel() } }
+                    let session: ONNXSession
+                    if spoken.count == 1, self.activeRuns.value == 0, let lone = self.loneSession {
+                        session = try await offload { try lone.get() }
+                    } else {
+                        session = self.session
+                    }
                     func launch(_ i: Int) {
-                        inFlight[i] = Task { try await self.synthesize(phonemes: spoken[i], request: request) }
+                        inFlight[i] = Task { try await self.synthesize(phonemes: spoken[i], request: request, session: session) }
                     }
                     for i in 0..<min(self.sentenceConcurrency, spoken.count) { launch(i) }
                     for i in spoken.indices {
@@ -85,6 +115,10 @@ public final class PiperEngine: SpeechSynthesizer {
 
     /// Runs the model on one sentence's phonemes; returns peak-normalised audio.
     public func synthesize(phonemes: String, request: SynthesisRequest) async throws -> AudioBuffer {
+        try await synthesize(phonemes: phonemes, request: request, session: session)
+    }
+
+    func synthesize(phonemes: String, request: SynthesisRequest, session: ONNXSession) async throws -> AudioBuffer {
         let (ids, missing) = voice.phonemeIDs(for: phonemes)
         for phoneme in missing where warnedPhonemes.insert(phoneme) {
             logger.warning("phoneme not in the voice's map; skipped", metadata: ["vox.voice": "\(voice.name)", "vox.phoneme": "\(phoneme.unicodeScalars.map { String($0.value, radix: 16) })"])
@@ -101,9 +135,10 @@ public final class PiperEngine: SpeechSynthesizer {
         } else if let s = request.speakerID, s != 0 {
             throw VoxError.invalidInput("Voice \(voice.name) has one speaker; speaker \(s) does not exist.")
         }
-        let session = self.session
         let inputs = feeds
         let output: Tensor
+        activeRuns.add(1)
+        defer { activeRuns.add(-1) }
         do {
             output = try await offload { try session.run(inputs, outputNames: ["output"])["output"]! }
         } catch let error as ONNXRuntimeError {
@@ -120,6 +155,52 @@ public final class PiperEngine: SpeechSynthesizer {
         guard peak.isFinite else { return }
         let scale = 1 / max(0.01, peak)
         for i in samples.indices { samples[i] = min(1, max(-1, samples[i] * scale)) }
+    }
+}
+
+/// Runs in progress on an engine.
+final class RunGauge: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+
+    var value: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return count
+    }
+
+    func add(_ delta: Int) {
+        lock.lock()
+        count += delta
+        lock.unlock()
+    }
+}
+
+/// A session made on first use, once, under a lock.
+final class LazySession: @unchecked Sendable {
+    private let lock = NSLock()
+    private var session: ONNXSession?
+    private let modelPath: String
+    private let options: SessionOptions
+    private let runtime: ONNXRuntime
+
+    init(modelPath: String, options: SessionOptions, runtime: ONNXRuntime) {
+        self.modelPath = modelPath
+        self.options = options
+        self.runtime = runtime
+    }
+
+    func get() throws -> ONNXSession {
+        lock.lock()
+        defer { lock.unlock() }
+        if let session { return session }
+        do {
+            let made = try ONNXSession(modelPath: modelPath, options: options, runtime: runtime)
+            session = made
+            return made
+        } catch let error as ONNXRuntimeError {
+            throw error.voxError
+        }
     }
 }
 

@@ -92,16 +92,17 @@ public final class SynthesizerFactory: Sendable {
         let phonemizer = self.phonemizer
         let logger = self.logger
         let cacheDirectory = paths.cacheDirectory.appendingPathComponent("optimized")
-        let optimized = OptimizedSynthesizer(plan: plan, logger: logger) { entry in
+        let warmUp = settings.warmUp
+        // A one-sentence warm-up also loads the session a short request to an idle server uses.
+        let optimized = OptimizedSynthesizer(plan: plan, warmUpRequest: SynthesisRequest(text: "Hello, this is a warm-up."), logger: logger) { entry in
             let gpu = entry.provider == .cuda
             let entryRuntime = gpu ? try ONNXRuntime.shared(preferGPU: true) : runtime
-            // Sentence workers share the entry's threads: one session, several concurrent runs.
+            // A lone sentence gets all of the entry's threads; several share them, one run per worker.
             let workers = entry.chunking.parallelSentences
-            var perRun = entry
-            perRun.intraOpThreads = max(1, entry.intraOpThreads / max(1, workers))
-            return try OptimizedModelFile.build(voice: voice, entry: perRun, cacheDirectory: cacheDirectory, logger: logger) { model, options in
+            return try OptimizedModelFile.build(voice: voice, entry: entry, cacheDirectory: cacheDirectory, logger: logger) { model, options in
                 try PiperEngine(
-                    voice: model, phonemizer: phonemizer, options: options, runtime: entryRuntime, sentenceConcurrency: workers, logger: logger)
+                    voice: model, phonemizer: phonemizer, options: options, runtime: entryRuntime, sentenceConcurrency: workers,
+                    parallelIntraOpThreads: max(1, entry.intraOpThreads / max(1, workers)), loneSentenceSession: warmUp, logger: logger)
             }
         }
         if settings.warmUp {
