@@ -41,6 +41,9 @@ public final class SynthesizerFactory: Sendable {
         self.logger = logger
     }
 
+    /// Where optimized graphs are saved and reused (`OptimizedModelFile`): `$VOXSERVE_CACHE_DIR/optimized`.
+    public var optimizedModelDirectory: URL { paths.cacheDirectory.appendingPathComponent("optimized") }
+
     /// Whether setup installed the GPU build of ONNX Runtime.
     public var gpuRuntimeInstalled: Bool {
         guard let gpu = paths.onnxRuntimeLibraryCandidates(preferGPU: true).first else { return false }
@@ -71,6 +74,28 @@ public final class SynthesizerFactory: Sendable {
         ])
     }
 
+    /// Where a Chatterbox model is looked for: `VOXSERVE_CHATTERBOX_DIR`, else `$VOXSERVE_HOME/models/chatterbox`
+    /// (the rule of `ChatterboxEngine.modelDirectory`).
+    public func chatterboxDirectory(environment: [String: String] = ProcessInfo.processInfo.environment) -> URL {
+        if let dir = environment["VOXSERVE_CHATTERBOX_DIR"], !dir.isEmpty { return URL(fileURLWithPath: dir) }
+        return paths.home.appendingPathComponent("models/chatterbox")
+    }
+
+    /// What Chatterbox needs planned: its four graphs as the model folder ships them (in `onnx/`, as
+    /// ResembleAI/chatterbox-turbo-ONNX lays them out, or at the top). None is declared static-shaped:
+    /// the language model's KV cache grows every step and the other graphs follow the text and the
+    /// reference, so no CUDA graph is captured.
+    public static func inventory(forChatterboxAt directory: URL) throws -> ModelInventory {
+        let onnx = directory.appendingPathComponent("onnx")
+        var isDirectory: ObjCBool = false
+        let scanned = FileManager.default.fileExists(atPath: onnx.path, isDirectory: &isDirectory) && isDirectory.boolValue ? onnx : directory
+        return try ModelInventory(model: "chatterbox", scanning: scanned)
+    }
+
+    public func plan(forChatterboxAt directory: URL) throws -> ExecutionPlan {
+        try ExecutionPlanner().plan(hardware: try hardware(), inventory: Self.inventory(forChatterboxAt: directory), overrides: settings.overrides)
+    }
+
     public func plan(for voice: PiperVoice) throws -> ExecutionPlan {
         try ExecutionPlanner().plan(hardware: try hardware(), inventory: Self.inventory(for: voice), overrides: settings.overrides)
     }
@@ -84,7 +109,7 @@ public final class SynthesizerFactory: Sendable {
         let plan = try plan(for: voice)
         let phonemizer = self.phonemizer
         let logger = self.logger
-        let cacheDirectory = paths.cacheDirectory.appendingPathComponent("optimized")
+        let cacheDirectory = optimizedModelDirectory
         let optimized = OptimizedSynthesizer(plan: plan, logger: logger) { entry in
             let gpu = entry.provider == .cuda
             let entryRuntime = gpu ? try ONNXRuntime.shared(preferGPU: true) : runtime
