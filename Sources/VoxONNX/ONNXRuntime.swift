@@ -5,7 +5,8 @@ import VoxCore
 /// The ONNX Runtime shared library, opened with `dlopen`, and its process-wide environment.
 ///
 /// Thread-safety: the `OrtApi` table is immutable and `OrtEnv` is documented as thread-safe;
-/// nothing here mutates after `init`, so the class is `@unchecked Sendable`.
+/// the only state that changes after `init` is whether the CUDA libraries were preloaded, which is
+/// guarded by `cudaLock`, so the class is `@unchecked Sendable`.
 public final class ONNXRuntime: @unchecked Sendable {
     /// The C API version our headers were written for; the library must offer it.
     public static let apiVersion: UInt32 = UInt32(ORT_API_VERSION)
@@ -17,6 +18,11 @@ public final class ONNXRuntime: @unchecked Sendable {
     public let libraryPath: String
     /// ONNX Runtime's own version string, e.g. "1.32.0".
     public let version: String
+    /// The NVIDIA libraries to preload before a CUDA session (see `CUDALibraries`); nil when this
+    /// library is not setup's GPU build and has no `nvidia` folder beside it.
+    public let cudaLibraryDirectory: URL?
+    private let cudaLock = NSLock()
+    private var cudaPreloaded = false
 
     /// Opens the first library in `candidates` that exists, then (when `systemFallback`) the
     /// system loader's `libonnxruntime.so.1`.
@@ -59,6 +65,7 @@ public final class ONNXRuntime: @unchecked Sendable {
         self.env = env!
         self.libraryPath = path
         self.version = version
+        self.cudaLibraryDirectory = CUDALibraries.directory(forRuntimeLibrary: path)
     }
 
     deinit {
@@ -82,6 +89,19 @@ public final class ONNXRuntime: @unchecked Sendable {
         guard (try? check(api.pointee.GetAvailableProviders(&list, &count))) != nil, let list else { return [] }
         defer { _ = api.pointee.ReleaseAvailableProviders(list, count) }
         return (0..<Int(count)).compactMap { list[$0].map { String(cString: $0) } }
+    }
+
+    /// Loads the NVIDIA libraries from `cudaLibraryDirectory` once per process, before the first
+    /// CUDA session makes ONNX Runtime open its CUDA provider. Does nothing without that folder
+    /// (the system loader path must then hold CUDA). A failure is thrown again on every call, so
+    /// each CUDA session fails with the reason and the optimizer falls back to the next plan entry.
+    public func preloadCUDALibraries() throws {
+        guard let directory = cudaLibraryDirectory else { return }
+        cudaLock.lock()
+        defer { cudaLock.unlock() }
+        if cudaPreloaded { return }
+        try CUDALibraries.preload(from: directory)
+        cudaPreloaded = true
     }
 
     // MARK: shared instances

@@ -221,6 +221,8 @@ public final class ONNXSession: @unchecked Sendable {
             try runtime.check(api.AddSessionConfigEntry(so, key, value))
         }
         if case .cuda(let device, let cudaGraph) = options.provider {
+            // Before ONNX Runtime opens libonnxruntime_providers_cuda.so, which needs them by soname.
+            try runtime.preloadCUDALibraries()
             var cuda: OpaquePointer?
             try runtime.check(api.CreateCUDAProviderOptions(&cuda))
             defer { api.ReleaseCUDAProviderOptions(cuda) }

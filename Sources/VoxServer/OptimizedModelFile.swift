@@ -24,6 +24,11 @@ enum OptimizedModelFile {
             intraOpThreads: entry.intraOpThreads, interOpThreads: entry.interOpThreads, graphOptimizationLevel: level, provider: provider)
     }
 
+    /// The file that holds (or will hold) the optimized graph of `voice` for a plan entry's cache key.
+    static func cachedModelURL(voice: PiperVoice, key: String, cacheDirectory: URL) -> URL {
+        cacheDirectory.appendingPathComponent("\(voice.name)-\(voice.fingerprint)-\(key.prefix(16)).onnx")
+    }
+
     /// Builds the engine from the cached optimized graph when there is one, else from the original
     /// model while saving the optimized graph for next time.
     static func build<Engine>(
@@ -33,7 +38,7 @@ enum OptimizedModelFile {
         var options = sessionOptions(for: entry, component: "model")
         guard let key = entry.optimizedModelCacheKey else { return try make(voice, options) }
         let fm = FileManager.default
-        let cached = cacheDirectory.appendingPathComponent("\(voice.name)-\(voice.fingerprint)-\(key.prefix(16)).onnx")
+        let cached = cachedModelURL(voice: voice, key: key, cacheDirectory: cacheDirectory)
         if fm.fileExists(atPath: cached.path) {
             var optimizedVoice = voice
             optimizedVoice.modelURL = cached

@@ -48,6 +48,9 @@ public final class SynthesizerFactory: Sendable {
         self.conditioningStore = CachedConditioningStore(cache: conditioningCache)
     }
 
+    /// Where optimized graphs are saved and reused (`OptimizedModelFile`): `$VOXSERVE_CACHE_DIR/optimized`.
+    public var optimizedModelDirectory: URL { paths.cacheDirectory.appendingPathComponent("optimized") }
+
     /// Whether setup installed the GPU build of ONNX Runtime.
     public var gpuRuntimeInstalled: Bool {
         guard let gpu = paths.onnxRuntimeLibraryCandidates(preferGPU: true).first else { return false }
@@ -78,6 +81,24 @@ public final class SynthesizerFactory: Sendable {
         ])
     }
 
+    /// Where a Chatterbox model is looked for: `VOXSERVE_CHATTERBOX_DIR`, else `$VOXSERVE_HOME/models/chatterbox`
+    /// (the rule of `ChatterboxEngine.modelDirectory`).
+    public func chatterboxDirectory(environment: [String: String] = ProcessInfo.processInfo.environment) -> URL {
+        ChatterboxEngine.modelDirectory(paths: paths, environment: environment)
+    }
+
+    /// What Chatterbox needs planned: its four graphs as the model folder ships them (in `onnx/`, as
+    /// ResembleAI/chatterbox-turbo-ONNX lays them out, or at the top). None is declared static-shaped:
+    /// the language model's KV cache grows every step and the other graphs follow the text and the
+    /// reference, so no CUDA graph is captured.
+    public static func inventory(forChatterboxAt directory: URL) throws -> ModelInventory {
+        inventory(for: try ChatterboxModelFiles(directory: directory))
+    }
+
+    public func plan(forChatterboxAt directory: URL) throws -> ExecutionPlan {
+        try ExecutionPlanner().plan(hardware: try hardware(), inventory: Self.inventory(forChatterboxAt: directory), overrides: settings.overrides)
+    }
+
     public func plan(for voice: PiperVoice) throws -> ExecutionPlan {
         try ExecutionPlanner().plan(hardware: try hardware(), inventory: Self.inventory(for: voice), overrides: settings.overrides)
     }
@@ -91,7 +112,7 @@ public final class SynthesizerFactory: Sendable {
         let plan = try plan(for: voice)
         let phonemizer = self.phonemizer
         let logger = self.logger
-        let cacheDirectory = paths.cacheDirectory.appendingPathComponent("optimized")
+        let cacheDirectory = optimizedModelDirectory
         let warmUp = settings.warmUp
         // A one-sentence warm-up also loads the session a short request to an idle server uses.
         let optimized = OptimizedSynthesizer(plan: plan, warmUpRequest: SynthesisRequest(text: "Hello, this is a warm-up."), logger: logger) { entry in
@@ -149,11 +170,11 @@ extension SynthesizerFactory {
     /// conditioned through the shared conditioning cache, so a voice is encoded once.
     /// Whether a Chatterbox export is where `chatterbox()` looks.
     public var chatterboxInstalled: Bool {
-        FileManager.default.fileExists(atPath: ChatterboxEngine.modelDirectory(paths: paths).path)
+        FileManager.default.fileExists(atPath: chatterboxDirectory().path)
     }
 
     public func chatterbox(directory: URL? = nil) async throws -> any SpeechSynthesizer {
-        let directory = directory ?? ChatterboxEngine.modelDirectory(paths: paths)
+        let directory = directory ?? chatterboxDirectory()
         guard FileManager.default.fileExists(atPath: directory.path) else {
             throw VoxError(.modelNotFound, "No Chatterbox model at \(directory.path): download the ONNX export there, or set VOXSERVE_CHATTERBOX_DIR (see the README).", detail: directory.path)
         }
@@ -163,7 +184,7 @@ extension SynthesizerFactory {
         guard settings.optimize else {
             return try ChatterboxEngine(files: files, runtime: runtime, logger: logger)
         }
-        let plan = try ExecutionPlanner().plan(hardware: try hardware(), inventory: Self.inventory(for: files), overrides: settings.overrides)
+        let plan = try plan(forChatterboxAt: directory)
         let logger = self.logger
         // No warm-up: Chatterbox needs a reference to speak, and the first request brings one.
         return OptimizedSynthesizer(plan: plan, logger: logger) { entry in

@@ -7,7 +7,7 @@ struct VoxServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "voxserve",
         abstract: "Self-hosted text-to-speech: Piper voices and voice cloning on ONNX Runtime.",
-        subcommands: [ServeCommand.self, SpeakCommand.self, VoicesCommand.self, BenchCommand.self, WorkerCommand.self]
+        subcommands: [ServeCommand.self, SpeakCommand.self, VoicesCommand.self, DoctorCommand.self, BenchCommand.self, WorkerCommand.self]
     )
 
     static func bootstrapLogging(verbose: Bool) {
