@@ -13,13 +13,13 @@ public final class PiperEngine: SpeechSynthesizer {
     public let session: ONNXSession
     private let phonemizer: any Phonemizer
     private let logger: Logger
-    private let warnedPhonemes = WarnedSet()
+    private let warnedPhonemes = Locked(Set<String>())
     /// Sentences synthesized at once; handed out in order.
     public let sentenceConcurrency: Int
     /// A session with all of the plan's threads for a lone sentence while nothing else runs (a
     /// short request to an idle server), made on first use. Nil when not asked for.
     private let loneSession: LazySession?
-    private let activeRuns = RunGauge()
+    private let activeRuns = Locked(0)
 
     /// - Parameters:
     ///   - options: the plan's session options (all of its threads).
@@ -86,7 +86,7 @@ public final class PiperEngine: SpeechSynthesizer {
                     var inFlight: [Int: Task<AudioBuffer, Error>] = [:]
                     defer { inFlight.values.forEach { $0.cancel() } }
                     let session: ONNXSession
-                    if spoken.count == 1, self.activeRuns.value == 0, let lone = self.loneSession {
+                    if spoken.count == 1, self.activeRuns.get() == 0, let lone = self.loneSession {
                         session = try await offload { try lone.get() }
                     } else {
                         session = self.session
@@ -120,7 +120,7 @@ public final class PiperEngine: SpeechSynthesizer {
 
     func synthesize(phonemes: String, request: SynthesisRequest, session: ONNXSession) async throws -> AudioBuffer {
         let (ids, missing) = voice.phonemeIDs(for: phonemes)
-        for phoneme in missing where warnedPhonemes.insert(phoneme) {
+        for phoneme in missing where warnedPhonemes.withLock({ $0.insert(phoneme).inserted }) {
             logger.warning("phoneme not in the voice's map; skipped", metadata: ["vox.voice": "\(voice.name)", "vox.phoneme": "\(phoneme.unicodeScalars.map { String($0.value, radix: 16) })"])
         }
         let inference = voice.inference
@@ -137,8 +137,8 @@ public final class PiperEngine: SpeechSynthesizer {
         }
         let inputs = feeds
         let output: Tensor
-        activeRuns.add(1)
-        defer { activeRuns.add(-1) }
+        activeRuns.withLock { $0 += 1 }
+        defer { activeRuns.withLock { $0 -= 1 } }
         do {
             output = try await offload { try session.run(inputs, outputNames: ["output"])["output"]! }
         } catch let error as ONNXRuntimeError {
@@ -158,28 +158,10 @@ public final class PiperEngine: SpeechSynthesizer {
     }
 }
 
-/// Runs in progress on an engine.
-final class RunGauge: @unchecked Sendable {
-    private let lock = NSLock()
-    private var count = 0
-
-    var value: Int {
-        lock.lock()
-        defer { lock.unlock() }
-        return count
-    }
-
-    func add(_ delta: Int) {
-        lock.lock()
-        count += delta
-        lock.unlock()
-    }
-}
 
 /// A session made on first use, once, under a lock.
-final class LazySession: @unchecked Sendable {
-    private let lock = NSLock()
-    private var session: ONNXSession?
+final class LazySession: Sendable {
+    private let session = Locked<ONNXSession?>(nil)
     private let modelPath: String
     private let options: SessionOptions
     private let runtime: ONNXRuntime
@@ -191,27 +173,15 @@ final class LazySession: @unchecked Sendable {
     }
 
     func get() throws -> ONNXSession {
-        lock.lock()
-        defer { lock.unlock() }
-        if let session { return session }
-        do {
-            let made = try ONNXSession(modelPath: modelPath, options: options, runtime: runtime)
-            session = made
-            return made
-        } catch let error as ONNXRuntimeError {
-            throw error.voxError
+        try session.withLock { session in
+            if let session { return session }
+            do {
+                let made = try ONNXSession(modelPath: modelPath, options: options, runtime: runtime)
+                session = made
+                return made
+            } catch let error as ONNXRuntimeError {
+                throw error.voxError
+            }
         }
-    }
-}
-
-/// Remembers which values were already reported, so a warning is logged once.
-final class WarnedSet: @unchecked Sendable {
-    private let lock = NSLock()
-    private var seen = Set<String>()
-    /// True when `value` was not seen before.
-    func insert(_ value: String) -> Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        return seen.insert(value).inserted
     }
 }

@@ -13,7 +13,7 @@ public final class OptimizedSynthesizer: SpeechSynthesizer {
     /// What `prepare()` synthesizes.
     public let warmUpRequest: SynthesisRequest
     private let state: OptimizerState
-    private let currentInfo: LockedValue<SynthesizerInfo>
+    private let currentInfo: Locked<SynthesizerInfo>
 
     /// Creates the synthesizer without building anything; `prepare()` (or the first request) builds
     /// the engine. Until an engine exists, `info` is a placeholder with engine "pending" and sample
@@ -24,7 +24,7 @@ public final class OptimizedSynthesizer: SpeechSynthesizer {
     ) {
         self.plan = plan
         self.warmUpRequest = warmUpRequest
-        let info = LockedValue(SynthesizerInfo(engine: "pending", voice: plan.model, sampleRate: 0))
+        let info = Locked(SynthesizerInfo(engine: "pending", voice: plan.model, sampleRate: 0))
         self.currentInfo = info
         self.state = OptimizerState(plan: plan, factory: factory, info: info, logger: logger)
     }

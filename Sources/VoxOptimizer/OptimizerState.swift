@@ -7,7 +7,7 @@ import VoxCore
 actor OptimizerState {
     let plan: ExecutionPlan
     private let factory: OptimizedSynthesizer.EngineFactory
-    private let info: LockedValue<SynthesizerInfo>
+    private let info: Locked<SynthesizerInfo>
     private let logger: Logger
 
     /// The entry requests run on; `plan.entries.count` once all have failed.
@@ -18,7 +18,7 @@ actor OptimizerState {
     private var events: [FallbackEvent] = []
     private var warmUpSeconds: Double?
 
-    init(plan: ExecutionPlan, factory: @escaping OptimizedSynthesizer.EngineFactory, info: LockedValue<SynthesizerInfo>, logger: Logger) {
+    init(plan: ExecutionPlan, factory: @escaping OptimizedSynthesizer.EngineFactory, info: Locked<SynthesizerInfo>, logger: Logger) {
         self.plan = plan
         self.factory = factory
         self.info = info

@@ -8,7 +8,7 @@ import VoxOptimizer
 /// engine computes from a reference is kept in memory and on disk, keyed by the recording's content.
 public struct CachedConditioningStore: SpeakerConditioningStore {
     public let cache: ConditioningCache
-    private let outcomes = OutcomeLog()
+    private let outcomes = Locked<[String: ConditioningCacheOutcome]>([:])
 
     public init(cache: ConditioningCache) {
         self.cache = cache
@@ -16,7 +16,8 @@ public struct CachedConditioningStore: SpeakerConditioningStore {
 
     /// How the last request for a recording (by the SHA-256 of its bytes) was served, if any was.
     public func lastOutcome(for reference: VoiceReference) -> ConditioningCacheOutcome? {
-        outcomes.get(ConditioningKey(referenceData: reference.data, engine: "", modelFingerprint: "").referenceSHA256)
+        let digest = ConditioningKey(referenceData: reference.data, engine: "", modelFingerprint: "").referenceSHA256
+        return outcomes.withLock { $0[digest] }
     }
 
     public func conditioning(
@@ -27,7 +28,7 @@ public struct CachedConditioningStore: SpeakerConditioningStore {
         let (conditioning, outcome) = try await cache.conditioning(for: key) {
             try Self.conditioning(from: try await compute())
         }
-        outcomes.set(key.referenceSHA256, outcome)
+        outcomes.withLock { $0[key.referenceSHA256] = outcome }
         return try Self.tensors(from: conditioning)
     }
 
@@ -59,23 +60,5 @@ public struct CachedConditioningStore: SpeakerConditioningStore {
             out[name] = Tensor(elementType: type, shape: t.shape, bytes: t.data)
         }
         return out
-    }
-}
-
-/// The last cache outcome per reference digest.
-final class OutcomeLog: @unchecked Sendable {
-    private let lock = NSLock()
-    private var values: [String: ConditioningCacheOutcome] = [:]
-
-    func get(_ key: String) -> ConditioningCacheOutcome? {
-        lock.lock()
-        defer { lock.unlock() }
-        return values[key]
-    }
-
-    func set(_ key: String, _ value: ConditioningCacheOutcome) {
-        lock.lock()
-        defer { lock.unlock() }
-        values[key] = value
     }
 }

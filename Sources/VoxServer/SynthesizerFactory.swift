@@ -32,7 +32,7 @@ public final class SynthesizerFactory: Sendable {
     public let settings: EngineSettings
     public let phonemizer: any Phonemizer
     private let logger: Logger
-    private let hardwareReport = LockedLazy<HardwareReport>()
+    private let hardwareReport = Locked<HardwareReport?>(nil)
     /// Conditioning computed by cloning engines (memory + `paths.cacheDirectory`), shared by every
     /// engine this factory builds.
     public let conditioningCache: ConditioningCache
@@ -70,7 +70,12 @@ public final class SynthesizerFactory: Sendable {
     /// The probe, with the providers of the runtime that is loaded (computed once).
     public func hardware() throws -> HardwareReport {
         let runtime = try runtime()
-        return hardwareReport.get { HardwareProbe().probe(onnxRuntimeProviders: runtime.availableProviders()) }
+        return hardwareReport.withLock { report in
+            if let report { return report }
+            let probed = HardwareProbe().probe(onnxRuntimeProviders: runtime.availableProviders())
+            report = probed
+            return probed
+        }
     }
 
     /// What Piper needs planned: one graph, fp32 only, dynamic shapes (no CUDA graphs).
@@ -202,20 +207,5 @@ extension SynthesizerFactory {
                 files: try files.selecting(choices), options: options, componentSessionOptions: perComponent,
                 runtime: entryRuntime, conditioningStore: store, logger: logger)
         }
-    }
-}
-
-/// Computes a value once, under a lock.
-final class LockedLazy<Value: Sendable>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value: Value?
-
-    func get(_ make: () throws -> Value) rethrows -> Value {
-        lock.lock()
-        defer { lock.unlock() }
-        if let value { return value }
-        let made = try make()
-        value = made
-        return made
     }
 }

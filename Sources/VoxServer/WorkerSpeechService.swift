@@ -15,7 +15,7 @@ public final class WorkerSpeechService: SpeechService {
     let local: any SpeechService
     let pool: WorkerPool
     let logger: Logger
-    private let ids = IDSource()
+    private let ids = Locked<UInt64>(0)
 
     /// - Parameters:
     ///   - local: answers voice queries and uploads, and synthesizes when workers cannot start.
@@ -46,7 +46,7 @@ public final class WorkerSpeechService: SpeechService {
         if case .failed = await pool.startedPhase() {
             return try await local.speak(request, streaming: streaming)
         }
-        let id = ids.next()
+        let id = ids.withLock { $0 += 1; return $0 }
         let (worker, started, retried) = try await begin(id: id, request: request, retried: false)
         let pool = self.pool
         let logger = self.logger
@@ -113,7 +113,7 @@ public final class WorkerSpeechService: SpeechService {
         var retried = firstRetried
         var delivered = 0
         var held: [AudioChunk] = []
-        let finished = Flag()
+        let finished = Locked(false)
         // A cancelled request still lets its worker finish (the worker then goes back to the
         // pool); one that does not finish within 30 s is killed and replaced.
         await withTaskCancellationHandler {
@@ -130,26 +130,26 @@ public final class WorkerSpeechService: SpeechService {
                         held.append(chunk)
                     }
                 case .frame(let frame) where frame.message.id == id && frame.message.type == .done:
-                    finished.set()
+                    finished.set(true)
                     await pool.checkin(worker)
                     for chunk in held { continuation.yield(chunk) }
                     continuation.finish()
                     return
                 case .frame(let frame) where frame.message.id == id && frame.message.type == .failed:
-                    finished.set()
+                    finished.set(true)
                     await pool.checkin(worker)
                     continuation.finish(throwing: error(from: frame.message))
                     return
                 case .frame(let frame):
                     worker.kill()
                     await pool.workerDied(worker, reason: "protocol error: unexpected '\(frame.message.type.rawValue)'")
-                    finished.set()
+                    finished.set(true)
                     continuation.finish(throwing: VoxError(.unavailable, "The synthesis worker (pid \(worker.pid)) broke the protocol and was restarted; retry the request."))
                     return
                 case .exited(let reason):
                     await pool.workerDied(worker, reason: reason)
                     guard !retried, delivered == 0, !Task.isCancelled else {
-                        finished.set()
+                        finished.set(true)
                         let detail = retried ? "it was already a retry" : "part of the audio had already been sent"
                         continuation.finish(throwing: crashed(pid: worker.pid, detail: detail))
                         return
@@ -158,9 +158,9 @@ public final class WorkerSpeechService: SpeechService {
                     held = []
                     do {
                         (worker, _, retried) = try await service.begin(id: id, request: request, retried: true)
-                        current.value = worker
+                        current.set(worker)
                     } catch {
-                        finished.set()
+                        finished.set(true)
                         continuation.finish(throwing: error)
                         return
                     }
@@ -169,7 +169,7 @@ public final class WorkerSpeechService: SpeechService {
         } onCancel: {
             Task {
                 try? await Task.sleep(for: .seconds(30))
-                if !finished.isSet { current.value.kill() }
+                if !finished.get() { current.get().kill() }
             }
         }
     }
@@ -216,33 +216,4 @@ struct WorkerSupervisor: Service {
         try? await gracefulShutdown()
         await pool.stop()
     }
-}
-
-/// Request ids for the worker protocol.
-final class IDSource: @unchecked Sendable {
-    // Thread safety: `lock` guards `value`.
-    private let lock = NSLock()
-    private var value: UInt64 = 0
-    func next() -> UInt64 { lock.withLock { value += 1; return value } }
-}
-
-/// A value shared between tasks.
-final class Locked<Value: Sendable>: @unchecked Sendable {
-    // Thread safety: `lock` guards `stored`.
-    private let lock = NSLock()
-    private var stored: Value
-    init(_ value: Value) { stored = value }
-    var value: Value {
-        get { lock.withLock { stored } }
-        set { lock.withLock { stored = newValue } }
-    }
-}
-
-/// A boolean set once, read from any thread.
-final class Flag: @unchecked Sendable {
-    // Thread safety: `lock` guards `value`.
-    private let lock = NSLock()
-    private var value = false
-    func set() { lock.withLock { value = true } }
-    var isSet: Bool { lock.withLock { value } }
 }

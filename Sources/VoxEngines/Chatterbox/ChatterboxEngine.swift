@@ -29,8 +29,8 @@ public final class ChatterboxEngine: SpeechSynthesizer {
     /// Identifies the speech encoder's file: conditioning made by another encoder is not reused.
     let conditioningFingerprint: String
     let logger: Logger
-    private let encoderRuns = RunCounter()
-    let warnings = WarnedSet()
+    private let encoderRuns = Locked(0)
+    let warnings = Locked(Set<String>())
 
     /// Loads the export in `modelDirectory` (see `ChatterboxModelFiles`) with the precision variants
     /// in `variants` (others: fp32 when present, else the first found).
@@ -95,9 +95,9 @@ public final class ChatterboxEngine: SpeechSynthesizer {
     }
 
     /// How many times the speech encoder has run (a voice served from the store does not count).
-    public var speechEncoderRuns: Int { encoderRuns.value }
+    public var speechEncoderRuns: Int { encoderRuns.get() }
 
-    func countEncoderRun() { encoderRuns.increment() }
+    func countEncoderRun() { encoderRuns.withLock { $0 += 1 } }
 
     // MARK: SpeechSynthesizer
 
@@ -119,7 +119,7 @@ public final class ChatterboxEngine: SpeechSynthesizer {
     /// Sentences to speak, the voice and the seed for a request.
     func prepare(_ request: SynthesisRequest) async throws -> ([String], ChatterboxConditioning, UInt64) {
         try request.validate()
-        if request.speed != 1, warnings.insert("speed") {
+        if request.speed != 1, warnings.withLock({ $0.insert("speed").inserted }) {
             logger.warning("Chatterbox has no speed control; speed is ignored", metadata: ["vox.engine": "\(Self.engineID)"])
         }
         guard let reference = request.reference ?? defaultReference() else {
