@@ -68,7 +68,7 @@ let package = Package(
         .testTarget(name: "VoxAudioTests", dependencies: ["VoxCore", "VoxAudio"]),
         .testTarget(name: "VoxONNXTests", dependencies: ["VoxCore", "VoxONNX"]),
         .testTarget(name: "VoxPhonemizerTests", dependencies: ["VoxCore", "VoxPhonemizer"]),
-        .testTarget(name: "VoxEnginesTests", dependencies: ["VoxCore", "VoxAudio", "VoxONNX", "VoxEngines"]),
+        .testTarget(name: "VoxEnginesTests", dependencies: ["VoxCore", "VoxAudio", "VoxONNX", "VoxPhonemizer", "VoxEngines"]),
         .testTarget(name: "VoxOptimizerTests", dependencies: ["VoxCore", "VoxONNX", "VoxOptimizer"]),
         .testTarget(
             name: "VoxServerTests",

@@ -17,7 +17,7 @@ enum ClauseTerminator: Sendable, Equatable {
     /// Ideographic / full-width sentence ends (`。` `．` `！` `？`): espeak-ng ends the sentence, and
     /// Piper appends no punctuation for them.
     case fullWidthSentenceEnd
-    /// The clause ended without punctuation Piper keeps: end of text, a dash, a long clause split,
+    /// The clause ended without punctuation Piper keeps: end of text, a hyphen, a long clause split,
     /// or punctuation Piper does not render.
     case none
 
@@ -74,6 +74,9 @@ enum ClauseTerminator: Sendable, Equatable {
         case ",": self = .comma
         case ":": self = .colon
         case ";": self = .semicolon
+        // espeak-ng gives the en and em dash and the inverted marks a semicolon's clause type,
+        // which piper renders as "; " (checked against piper-tts 1.8.0 by PiperParityTests).
+        case "\u{2013}", "\u{2014}", "\u{00A1}", "\u{00BF}": self = .semicolon
         case "\u{2026}": self = .ellipsis
         case "\u{3002}", "\u{FF0E}", "\u{FF01}", "\u{FF1F}": self = .fullWidthSentenceEnd
         default: self = .none

@@ -17,7 +17,8 @@ import Testing
         ("Note:", .colon),
         ("One;", .semicolon),
         ("\u{4F60}\u{597D}\u{3002}", .fullWidthSentenceEnd),
-        ("Wait \u{2014} ", .none),
+        ("Wait \u{2014} ", .semicolon),  // espeak-ng: a dash ends a clause like ";" (PiperParityTests)
+        ("Then \u{2013} ", .semicolon),
         ("no terminator", .none),
         ("", .none),
     ])
