@@ -42,16 +42,22 @@ public final class EngineSpeechService: SpeechService {
         }
         let report = await optimized.report
         guard let entry = report.activeEntry else { return "every plan entry failed" }
-        var line = "\(entry.label), \(entry.intraOpThreads) intra-op threads, graph opt \(entry.graphOptimization)"
+        var line = Self.describe(entry)
         if !report.fallbacks.isEmpty { line += ", after \(report.fallbacks.count) fallback(s)" }
         return line
+    }
+
+    /// One line for a plan entry: provider and precision, threads, sentence parallelism, graph optimization.
+    static func describe(_ entry: PlanEntry) -> String {
+        let parallel = entry.chunking.parallelSentences > 1 ? ", \(entry.chunking.parallelSentences) sentences at once" : ""
+        return "\(entry.label), \(entry.intraOpThreads) intra-op threads\(parallel), graph opt \(entry.graphOptimization)"
     }
 
     /// The plan line before any engine is loaded: the plan the default voice would get.
     var plannedLine: String {
         guard factory.settings.optimize else { return "cpu fp32, ONNX Runtime defaults (optimizer off)" }
         guard let voice = try? catalog.resolve(name: nil), let entry = try? factory.plan(for: voice).primary else { return "unknown" }
-        return "\(entry.label), \(entry.intraOpThreads) intra-op threads, graph opt \(entry.graphOptimization) (planned)"
+        return Self.describe(entry) + " (planned)"
     }
 
     private func engine(named name: String?) async throws -> (any SpeechSynthesizer, warm: Bool) {
