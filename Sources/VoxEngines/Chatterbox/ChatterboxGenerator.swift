@@ -137,21 +137,21 @@ final class ChatterboxGenerator: @unchecked Sendable {
         }
         // What was fed, not what was meant to be: the cache values' own length, as ORT reports it.
         cacheLengths.append(feeds[layout.pastNames[0]]?.shape[2] ?? -1)
-        for (input, output) in zip(layout.pastNames, layout.presentNames) {
-            guard let present = outputs[output], present.shape.count == 4, present.shape[2] == pastLength + length else {
-                throw VoxError.invalidModel(
-                    "The Chatterbox language model's \(output) has shape \(outputs[output]?.shape ?? []); expected \(pastLength + length) positions.")
-            }
-            past[input] = try Self.cacheValue(present, as: pastTypes[input] ?? present.elementType, runtime: runtime)
-        }
-        pastLength += length
-
         let logits: [Float]
         do {
+            for (input, output) in zip(layout.pastNames, layout.presentNames) {
+                guard let present = outputs[output], present.shape.count == 4, present.shape[2] == pastLength + length else {
+                    throw VoxError.invalidModel(
+                        "The Chatterbox language model's \(output) has shape \(outputs[output]?.shape ?? []); expected \(pastLength + length) positions.")
+                }
+                past[input] = try Self.cacheValue(present, as: pastTypes[input] ?? present.elementType, runtime: runtime)
+            }
             logits = try lastLogits(outputs["logits"]?.tensor(), length: length)
         } catch let error as ONNXRuntimeError {
-            throw VoxError.engineFailure("The Chatterbox language model's logits could not be read: \(error.message)", detail: error.description)
+            throw VoxError.engineFailure(
+                "The Chatterbox language model's outputs could not be read at step \(tokens.count): \(error.message)", detail: error.description)
         }
+        pastLength += length
         let token = sampler.sample(logits, history: history, using: &rng)
         history.insert(token)
         if token == Self.stopToken {
