@@ -60,93 +60,71 @@ public final class ONNXSession: @unchecked Sendable {
     public func input(named name: String) -> TensorInfo? { inputs.first { $0.name == name } }
     public func output(named name: String) -> TensorInfo? { outputs.first { $0.name == name } }
 
-    /// Runs the model. `outputNames` defaults to every output.
+    /// Runs the model. `outputNames` defaults to every output. Copies each feed into ONNX Runtime
+    /// and each output back into Swift; see `run(values:outputNames:)` to keep values in ORT.
     public func run(_ feeds: [String: Tensor], outputNames: [String]? = nil) throws -> [String: Tensor] {
-        let api = runtime.api.pointee
-        let wanted = outputNames ?? outputs.map(\.name)
-        for name in feeds.keys where input(named: name) == nil {
-            throw ONNXRuntimeError(code: 2, message: "model \(URL(fileURLWithPath: modelPath).lastPathComponent) has no input named '\(name)'")
+        try checkInputNames(feeds.keys)
+        var values: [String: ONNXValue] = [:]
+        for (name, tensor) in feeds {
+            values[name] = try ONNXValue(tensor, runtime: runtime)
         }
-        let names = Array(feeds.keys)
-        var values: [OpaquePointer?] = []
-        defer { for v in values { api.ReleaseValue(v) } }
-        for name in names {
-            values.append(try makeValue(feeds[name]!))
-        }
-        var results = [OpaquePointer?](repeating: nil, count: wanted.count)
-        defer { for v in results { api.ReleaseValue(v) } }
+        return try run(values: values, outputNames: outputNames ?? outputs.map(\.name)).mapValues { try $0.tensor() }
+    }
 
+    /// Runs the model on values already in ONNX Runtime and returns the outputs named in
+    /// `outputNames` as values, without copying anything into or out of Swift.
+    public func run(values feeds: [String: ONNXValue], outputNames wanted: [String]) throws -> [String: ONNXValue] {
+        let api = runtime.api.pointee
+        try checkInputNames(feeds.keys)
+        let names = Array(feeds.keys)
+        let inputs = names.map { feeds[$0]! }
+        var results = [OpaquePointer?](repeating: nil, count: wanted.count)
         let inNames = names.map { strdup($0) }
         let outNames = wanted.map { strdup($0) }
         defer { (inNames + outNames).forEach { free($0) } }
-        try inNames.map { UnsafePointer($0) }.withUnsafeBufferPointer { inPtr in
-            try outNames.map { UnsafePointer($0) }.withUnsafeBufferPointer { outPtr in
-                try values.withUnsafeBufferPointer { valPtr in
-                    try results.withUnsafeMutableBufferPointer { resPtr in
-                        try runtime.check(api.Run(
-                            session, nil, inPtr.baseAddress, valPtr.baseAddress, names.count,
-                            outPtr.baseAddress, wanted.count, resPtr.baseAddress))
+        do {
+            try withExtendedLifetime(inputs) {
+                let handles: [OpaquePointer?] = inputs.map(\.handle)
+                try inNames.map { UnsafePointer($0) }.withUnsafeBufferPointer { inPtr in
+                    try outNames.map { UnsafePointer($0) }.withUnsafeBufferPointer { outPtr in
+                        try handles.withUnsafeBufferPointer { valPtr in
+                            try results.withUnsafeMutableBufferPointer { resPtr in
+                                try runtime.check(api.Run(
+                                    session, nil, inPtr.baseAddress, valPtr.baseAddress, names.count,
+                                    outPtr.baseAddress, wanted.count, resPtr.baseAddress))
+                            }
+                        }
                     }
                 }
             }
+        } catch {
+            for v in results { api.ReleaseValue(v) }
+            throw error
         }
-        var out: [String: Tensor] = [:]
+        // Each result is owned by its ONNXValue from here on; on a failure, the ones not yet taken are released.
+        var out: [String: ONNXValue] = [:]
         for (i, name) in wanted.enumerated() {
-            out[name] = try readValue(results[i]!)
+            guard let handle = results[i] else {
+                for v in results[(i + 1)...] { api.ReleaseValue(v) }
+                throw ONNXRuntimeError(code: 1, message: "model \(URL(fileURLWithPath: modelPath).lastPathComponent) returned no value for '\(name)'")
+            }
+            do {
+                out[name] = try ONNXValue(taking: handle, runtime: runtime, producer: self)
+            } catch {
+                for v in results[(i + 1)...] { api.ReleaseValue(v) }
+                throw error
+            }
         }
         return out
     }
 
-    // MARK: values
-
-    private func makeValue(_ tensor: Tensor) throws -> OpaquePointer? {
-        let api = runtime.api.pointee
-        var allocator: UnsafeMutablePointer<OrtAllocator>?
-        try runtime.check(api.GetAllocatorWithDefaultOptions(&allocator))
-        var value: OpaquePointer?
-        let shape = tensor.shape.map { Int64($0) }
-        try shape.withUnsafeBufferPointer { s in
-            try runtime.check(api.CreateTensorAsOrtValue(allocator, s.baseAddress, shape.count, tensor.elementType.raw, &value))
+    private func checkInputNames(_ names: some Sequence<String>) throws {
+        for name in names where input(named: name) == nil {
+            throw ONNXRuntimeError(code: 2, message: "model \(URL(fileURLWithPath: modelPath).lastPathComponent) has no input named '\(name)'")
         }
-        if tensor.bytes.count > 0 {
-            var data: UnsafeMutableRawPointer?
-            do {
-                try runtime.check(api.GetTensorMutableData(value, &data))
-            } catch {
-                api.ReleaseValue(value)
-                throw error
-            }
-            tensor.bytes.withUnsafeBytes { src in data!.copyMemory(from: src.baseAddress!, byteCount: src.count) }
-        }
-        return value
-    }
-
-    private func readValue(_ value: OpaquePointer) throws -> Tensor {
-        let api = runtime.api.pointee
-        var info: OpaquePointer?
-        try runtime.check(api.GetTensorTypeAndShape(value, &info))
-        defer { api.ReleaseTensorTypeAndShapeInfo(info) }
-        let (type, shape) = try Self.typeAndShape(info!, runtime: runtime)
-        let count = shape.reduce(1, *)
-        let byteCount = count * type.size
-        var data: UnsafeMutableRawPointer?
-        try runtime.check(api.GetTensorMutableData(value, &data))
-        let bytes = byteCount > 0 && data != nil ? Data(bytes: data!, count: byteCount) : Data()
-        return Tensor(elementType: type, shape: shape, bytes: bytes)
     }
 
     // MARK: metadata
-
-    private static func typeAndShape(_ info: OpaquePointer, runtime: ONNXRuntime) throws -> (TensorElementType, [Int]) {
-        let api = runtime.api.pointee
-        var raw = ONNX_TENSOR_ELEMENT_DATA_TYPE_UNDEFINED
-        try runtime.check(api.GetTensorElementType(info, &raw))
-        var rank = 0
-        try runtime.check(api.GetDimensionsCount(info, &rank))
-        var dims = [Int64](repeating: 0, count: rank)
-        try dims.withUnsafeMutableBufferPointer { try runtime.check(api.GetDimensions(info, $0.baseAddress, rank)) }
-        return (TensorElementType(raw), dims.map { Int($0) })
-    }
 
     private static func describe(_ session: OpaquePointer, runtime: ONNXRuntime, inputs: Bool) throws -> [TensorInfo] {
         let api = runtime.api.pointee
@@ -166,7 +144,7 @@ public final class ONNXSession: @unchecked Sendable {
             var tensorInfo: OpaquePointer?
             try runtime.check(api.CastTypeInfoToTensorInfo(typeInfo, &tensorInfo))
             if let tensorInfo {
-                let (type, shape) = try typeAndShape(tensorInfo, runtime: runtime)
+                let (type, shape) = try ONNXValue.typeAndShape(tensorInfo, runtime: runtime)
                 result.append(TensorInfo(name: name, elementType: type, shape: shape))
             } else {
                 result.append(TensorInfo(name: name, elementType: .other, shape: []))

@@ -8,6 +8,9 @@ import VoxONNX
 /// each run has two rows, the second with the text's embeddings zeroed, and the logits are
 /// `cond + w·(cond − uncond)`.
 ///
+/// The KV cache stays in ONNX Runtime: each step's `present.*` values are fed back as the next
+/// step's `past_key_values.*` without a copy into Swift; only the last position's logits come out.
+///
 /// Thread-safety: one task drives a generator at a time (the engine hands each request its own);
 /// it holds no lock, so it is `@unchecked Sendable` only to move between that task and `offload`.
 final class ChatterboxGenerator: @unchecked Sendable {
@@ -28,7 +31,9 @@ final class ChatterboxGenerator: @unchecked Sendable {
     private let promptIDs: [Int]
     private var rng: SeededGenerator
     private var history: Set<Int> = [ChatterboxGenerator.startToken]
-    private var past: [String: Tensor] = [:]
+    private var past: [String: ONNXValue] = [:]
+    /// The element type each `past_key_values.*` input declares (float16 in fp16 exports).
+    private let pastTypes: [String: TensorElementType]
     private var pastLength = 0
     private(set) var tokens: [Int] = []
     private(set) var cacheLengths: [Int] = []
@@ -51,6 +56,11 @@ final class ChatterboxGenerator: @unchecked Sendable {
         self.exaggeration = options.exaggeration
         self.batch = layout.flavor == .original && options.cfgWeight > 0 && layout.lmAcceptsBatchOfTwo ? 2 : 1
         self.rng = SeededGenerator(seed: seed)
+        var pastTypes: [String: TensorElementType] = [:]
+        for name in layout.pastNames {
+            pastTypes[name] = languageModel.input(named: name)?.elementType ?? layout.kvType
+        }
+        self.pastTypes = pastTypes
         if layout.flavor == .original {
             // The original export's embedder reads [exaggeration slot] text… [start of speech]; the
             // tokenizer's template may already have put them there.
@@ -100,7 +110,8 @@ final class ChatterboxGenerator: @unchecked Sendable {
             length = conditioning.length + textLength
             prefixLength = length
             for name in layout.pastNames {
-                past[name] = try Tensor(floats: [], shape: [batch, layout.kvHeads, 0, layout.headDim], type: layout.kvType)
+                let empty = try Tensor(floats: [], shape: [batch, layout.kvHeads, 0, layout.headDim], type: pastTypes[name] ?? layout.kvType)
+                past[name] = try ONNXValue(empty, runtime: languageModel.runtime)
             }
         } else {
             embeds = try embed(ids: [tokens.last!], positions: [tokens.count])
@@ -108,30 +119,39 @@ final class ChatterboxGenerator: @unchecked Sendable {
         }
 
         var feeds = past
-        feeds["inputs_embeds"] = try Tensor(floats: embeds, shape: [batch, length, conditioning.hiddenSize], type: layout.embedsType)
-        feeds["attention_mask"] = Tensor(int64: [Int64](repeating: 1, count: batch * (pastLength + length)), shape: [batch, pastLength + length])
-        if layout.lmTakesPositionIDs {
-            let positions = (0..<length).map { Int64(pastLength + $0) }
-            feeds["position_ids"] = Tensor(int64: Array((0..<batch).map { _ in positions }.joined()), shape: [batch, length])
-        }
-        let outputs: [String: Tensor]
+        let runtime = languageModel.runtime
+        let outputs: [String: ONNXValue]
         do {
-            outputs = try languageModel.run(feeds, outputNames: ["logits"] + layout.presentNames)
+            feeds["inputs_embeds"] = try ONNXValue(
+                try Tensor(floats: embeds, shape: [batch, length, conditioning.hiddenSize], type: layout.embedsType), runtime: runtime)
+            feeds["attention_mask"] = try ONNXValue(
+                Tensor(int64: [Int64](repeating: 1, count: batch * (pastLength + length)), shape: [batch, pastLength + length]), runtime: runtime)
+            if layout.lmTakesPositionIDs {
+                let positions = (0..<length).map { Int64(pastLength + $0) }
+                feeds["position_ids"] = try ONNXValue(
+                    Tensor(int64: Array((0..<batch).map { _ in positions }.joined()), shape: [batch, length]), runtime: runtime)
+            }
+            outputs = try languageModel.run(values: feeds, outputNames: ["logits"] + layout.presentNames)
         } catch let error as ONNXRuntimeError {
             throw VoxError.engineFailure("The Chatterbox language model failed at step \(tokens.count): \(error.message)", detail: error.description)
         }
-        // What was fed, not what was meant to be: the cache tensors' own length.
+        // What was fed, not what was meant to be: the cache values' own length, as ORT reports it.
         cacheLengths.append(feeds[layout.pastNames[0]]?.shape[2] ?? -1)
-        for (input, output) in zip(layout.pastNames, layout.presentNames) {
-            guard let present = outputs[output], present.shape.count == 4, present.shape[2] == pastLength + length else {
-                throw VoxError.invalidModel(
-                    "The Chatterbox language model's \(output) has shape \(outputs[output]?.shape ?? []); expected \(pastLength + length) positions.")
+        let logits: [Float]
+        do {
+            for (input, output) in zip(layout.pastNames, layout.presentNames) {
+                guard let present = outputs[output], present.shape.count == 4, present.shape[2] == pastLength + length else {
+                    throw VoxError.invalidModel(
+                        "The Chatterbox language model's \(output) has shape \(outputs[output]?.shape ?? []); expected \(pastLength + length) positions.")
+                }
+                past[input] = try Self.cacheValue(present, as: pastTypes[input] ?? present.elementType, runtime: runtime)
             }
-            past[input] = present
+            logits = try lastLogits(outputs["logits"]?.tensor(), length: length)
+        } catch let error as ONNXRuntimeError {
+            throw VoxError.engineFailure(
+                "The Chatterbox language model's outputs could not be read at step \(tokens.count): \(error.message)", detail: error.description)
         }
         pastLength += length
-
-        let logits = try lastLogits(outputs["logits"], length: length)
         let token = sampler.sample(logits, history: history, using: &rng)
         history.insert(token)
         if token == Self.stopToken {
@@ -151,6 +171,13 @@ final class ChatterboxGenerator: @unchecked Sendable {
     }
 
     // MARK: pieces
+
+    /// `present` as the next step's cache input: the value itself when the export gives the type
+    /// the input declares (always, in a consistent export), else a converted copy.
+    static func cacheValue(_ present: ONNXValue, as type: TensorElementType, runtime: ONNXRuntime) throws -> ONNXValue {
+        guard present.elementType != type else { return present }
+        return try ONNXValue(try present.tensor().converted(to: type), runtime: runtime)
+    }
 
     /// Positions the original export's embedder expects for the prompt: text counts from 0 right
     /// after the exaggeration slot; the speech and exaggeration tokens sit at 0.

@@ -1,0 +1,91 @@
+import CONNXRuntime
+import Foundation
+
+/// A tensor held by ONNX Runtime (an `OrtValue`): made from a `Tensor` by copying it in once, or
+/// handed back by `ONNXSession.run(values:outputNames:)`. Feeding it to another run passes the
+/// `OrtValue` itself, so a KV cache can go from one step's outputs to the next step's inputs
+/// without crossing into Swift; `tensor()` copies it out only when asked.
+///
+/// Thread-safety: the value is never written after creation (the copy in happens in `init`, a run
+/// writes its outputs before handing them over, and ONNX Runtime only reads its inputs); type and
+/// shape are read once in `init`. Concurrent reads — `tensor()`, or feeding one value to several
+/// runs at once — are safe, so the class is `@unchecked Sendable`. Nothing may write through the
+/// handle after `init`.
+public final class ONNXValue: @unchecked Sendable {
+    public let elementType: TensorElementType
+    public let shape: [Int]
+    let handle: OpaquePointer
+    private let runtime: ONNXRuntime
+    /// The session whose run produced this value, kept alive for as long as the value is, so its
+    /// allocator outlives the buffer whatever the execution provider; nil for values made from a Tensor.
+    private let producer: AnyObject?
+
+    /// Copies `tensor` into a new `OrtValue` on the CPU.
+    public convenience init(_ tensor: Tensor, runtime: ONNXRuntime) throws {
+        let api = runtime.api.pointee
+        var allocator: UnsafeMutablePointer<OrtAllocator>?
+        try runtime.check(api.GetAllocatorWithDefaultOptions(&allocator))
+        var value: OpaquePointer?
+        let shape = tensor.shape.map { Int64($0) }
+        try shape.withUnsafeBufferPointer { s in
+            try runtime.check(api.CreateTensorAsOrtValue(allocator, s.baseAddress, shape.count, tensor.elementType.raw, &value))
+        }
+        guard let value else { throw ONNXRuntimeError(code: 1, message: "CreateTensorAsOrtValue returned no value") }
+        if tensor.bytes.count > 0 {
+            var data: UnsafeMutableRawPointer?
+            do {
+                try runtime.check(api.GetTensorMutableData(value, &data))
+            } catch {
+                api.ReleaseValue(value)
+                throw error
+            }
+            tensor.bytes.withUnsafeBytes { src in data!.copyMemory(from: src.baseAddress!, byteCount: src.count) }
+        }
+        try self.init(taking: value, runtime: runtime, producer: nil)
+    }
+
+    /// Takes ownership of `handle` (released in `deinit`, or here when it is not a tensor).
+    init(taking handle: OpaquePointer, runtime: ONNXRuntime, producer: AnyObject?) throws {
+        let api = runtime.api.pointee
+        do {
+            var info: OpaquePointer?
+            try runtime.check(api.GetTensorTypeAndShape(handle, &info))
+            defer { api.ReleaseTensorTypeAndShapeInfo(info) }
+            (elementType, shape) = try Self.typeAndShape(info!, runtime: runtime)
+        } catch {
+            api.ReleaseValue(handle)
+            throw error
+        }
+        self.handle = handle
+        self.runtime = runtime
+        self.producer = producer
+    }
+
+    deinit {
+        runtime.api.pointee.ReleaseValue(handle)
+    }
+
+    public var count: Int { shape.reduce(1, *) }
+
+    /// A copy of the values in Swift.
+    public func tensor() throws -> Tensor {
+        let byteCount = count * elementType.size
+        guard byteCount > 0 else { return Tensor(elementType: elementType, shape: shape, bytes: Data()) }
+        var data: UnsafeMutableRawPointer?
+        // Read only: ORT has no const accessor; nothing is written through `data`.
+        try runtime.check(runtime.api.pointee.GetTensorMutableData(handle, &data))
+        guard let data else { throw ONNXRuntimeError(code: 1, message: "tensor of shape \(shape) has no data") }
+        return Tensor(elementType: elementType, shape: shape, bytes: Data(bytes: data, count: byteCount))
+    }
+
+    static func typeAndShape(_ info: OpaquePointer, runtime: ONNXRuntime) throws -> (TensorElementType, [Int]) {
+        let api = runtime.api.pointee
+        var raw = ONNX_TENSOR_ELEMENT_DATA_TYPE_UNDEFINED
+        try runtime.check(api.GetTensorElementType(info, &raw))
+        var rank = 0
+        try runtime.check(api.GetDimensionsCount(info, &rank))
+        var dims = [Int64](repeating: 0, count: rank)
+        try dims.withUnsafeMutableBufferPointer { try runtime.check(api.GetDimensions(info, $0.baseAddress, rank)) }
+        return (TensorElementType(raw), dims.map { Int($0) })
+    }
+}
