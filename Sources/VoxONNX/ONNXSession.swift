@@ -15,6 +15,8 @@ public final class ONNXSession: @unchecked Sendable {
     /// Custom metadata stored in the model (producer-defined key/value pairs).
     public let metadata: [String: String]
     private let session: OpaquePointer
+    /// The `OrtSession` handle, for `ONNXIOBinding`.
+    var handle: OpaquePointer { session }
     private let memoryInfo: OpaquePointer
 
     public init(modelPath: String, options: SessionOptions = SessionOptions(), runtime: ONNXRuntime) throws {

@@ -202,6 +202,7 @@ extension SynthesizerFactory {
             var options = ChatterboxOptions()
             options.streamFirstChunkTokens = entry.chunking.firstChunkTokens
             options.streamChunkTokens = entry.chunking.chunkTokens
+            options.ioBinding = entry.ioBinding
             let entryRuntime = entry.provider == .cuda ? try ONNXRuntime.shared(preferGPU: true) : runtime
             return try ChatterboxEngine(
                 files: try files.selecting(choices), options: options, componentSessionOptions: perComponent,

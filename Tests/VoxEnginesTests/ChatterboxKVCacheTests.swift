@@ -27,6 +27,20 @@ import VoxONNX
         #expect(original.tokens == Self.originalTokens)
     }
 
+    /// IO binding (what the plan turns on for CUDA) samples the same tokens; on this CPU-only
+    /// machine the cache is bound to the host, which exercises the binding path itself.
+    @Test func theIOBindingPathSamplesTheSameTokens() async throws {
+        let reference = try ChatterboxFixtures.reference()
+        var options = ChatterboxOptions()
+        options.ioBinding = true
+        let turbo = try await ChatterboxFixtures.engine(options: options).speechTokens(for: "Hello world.", reference: reference, seed: 1234)
+        #expect(turbo.tokens == Self.turboTokens)
+        #expect(turbo.cacheLengths.first == 0)
+        let fp16 = try await ChatterboxFixtures.engine(variants: [.languageModel: .fp16], options: options)
+            .speechTokens(for: "Hello world.", reference: reference, seed: 1234)
+        #expect(fp16.tokens == Self.fp16Tokens)
+    }
+
     @Test func aPresentValueOfTheDeclaredTypeIsFedBackAsItIs() throws {
         let runtime = try ONNXRuntime.shared()
         let present = try ONNXValue(Tensor(float16: [0.5, -1.25, 3, 0], shape: [1, 1, 2, 2]), runtime: runtime)

@@ -73,3 +73,44 @@ private func basicOps() throws -> ONNXSession {
         #expect(throws: ONNXRuntimeError.self) { _ = try session.run(values: ["nope": value], outputNames: ["n"]) }
     }
 }
+
+@Suite struct ONNXIOBindingTests {
+    func feeds(_ runtime: ONNXRuntime) throws -> [String: ONNXValue] {
+        [
+            "x": try ONNXValue(Tensor(float32: [1, 2, 3, 4, 5, 6], shape: [2, 3]), runtime: runtime),
+            "ids": try ONNXValue(Tensor(int64: [41, -1, 0], shape: [3]), runtime: runtime),
+            "half": try ONNXValue(Tensor(float16: [0.5, -2], shape: [2]), runtime: runtime),
+        ]
+    }
+
+    @Test func boundRunsGiveWhatPlainRunsGiveAndTheBindingIsReusable() throws {
+        let session = try basicOps()
+        let runtime = session.runtime
+        let inputs = try feeds(runtime)
+        let plain = try session.run(values: inputs, outputNames: ["y", "n", "h"])
+        let binding = try ONNXIOBinding(session: session)
+        for (name, value) in inputs { try binding.bind(input: name, value) }
+        for name in ["y", "n", "h"] { try binding.bind(output: name, on: .cpu) }
+        let bound = try binding.run()
+        #expect(Set(bound.keys) == ["y", "n", "h"])
+        for name in ["y", "n", "h"] {
+            #expect(try bound[name]!.tensor() == plain[name]!.tensor(), "\(name)")
+        }
+        // Rebound with the first run's output as the next input, as a KV cache loop does.
+        binding.clear()
+        try binding.bind(input: "x", bound["y"]!)
+        try binding.bind(input: "ids", inputs["ids"]!)
+        try binding.bind(input: "half", inputs["half"]!)
+        try binding.bind(output: "y", on: .cpu)
+        let second = try binding.run()
+        #expect(try second["y"]!.tensor().floats() == [5.5, 5, 42, 17.5, 17, 54])
+    }
+
+    @Test func aMissingBindingIsAnError() throws {
+        let session = try basicOps()
+        let binding = try ONNXIOBinding(session: session)
+        try binding.bind(output: "y", on: .cpu)
+        #expect(throws: ONNXRuntimeError.self) { _ = try binding.run() }
+    }
+}
+

@@ -26,6 +26,8 @@ final class ChatterboxGenerator: @unchecked Sendable {
     let cfgWeight: Float
     let exaggeration: Float
     let batch: Int
+    /// Where IO binding keeps the KV cache (the language model's device), nil without IO binding.
+    let cacheDevice: ONNXIOBinding.Device?
 
     private let conditioning: ChatterboxConditioning
     private let promptIDs: [Int]
@@ -55,6 +57,15 @@ final class ChatterboxGenerator: @unchecked Sendable {
         self.cfgWeight = options.cfgWeight
         self.exaggeration = options.exaggeration
         self.batch = layout.flavor == .original && options.cfgWeight > 0 && layout.lmAcceptsBatchOfTwo ? 2 : 1
+        if options.ioBinding {
+            if case .cuda(let device, _) = languageModel.options.provider {
+                cacheDevice = .cuda(deviceID: device)
+            } else {
+                cacheDevice = .cpu
+            }
+        } else {
+            cacheDevice = nil
+        }
         self.rng = SeededGenerator(seed: seed)
         var pastTypes: [String: TensorElementType] = [:]
         for name in layout.pastNames {
@@ -131,7 +142,7 @@ final class ChatterboxGenerator: @unchecked Sendable {
                 feeds["position_ids"] = try ONNXValue(
                     Tensor(int64: Array((0..<batch).map { _ in positions }.joined()), shape: [batch, length]), runtime: runtime)
             }
-            outputs = try languageModel.run(values: feeds, outputNames: ["logits"] + layout.presentNames)
+            outputs = try runLanguageModel(feeds)
         } catch let error as ONNXRuntimeError {
             throw VoxError.engineFailure("The Chatterbox language model failed at step \(tokens.count): \(error.message)", detail: error.description)
         }
@@ -162,6 +173,23 @@ final class ChatterboxGenerator: @unchecked Sendable {
         tokens.append(token)
         if tokens.count >= maxNewTokens { isFinished = true }
         return token
+    }
+
+    /// One language-model run: plain, or through IO binding with the cache on the model's device
+    /// and the logits on the host. A present output whose type differs from the next step's input
+    /// is bound to the host, where `cacheValue` converts it.
+    private func runLanguageModel(_ feeds: [String: ONNXValue]) throws -> [String: ONNXValue] {
+        guard let device = cacheDevice else {
+            return try languageModel.run(values: feeds, outputNames: ["logits"] + layout.presentNames)
+        }
+        let binding = try ONNXIOBinding(session: languageModel)
+        for (name, value) in feeds { try binding.bind(input: name, value) }
+        try binding.bind(output: "logits", on: .cpu)
+        for (input, output) in zip(layout.pastNames, layout.presentNames) {
+            let sameType = languageModel.output(named: output)?.elementType == (pastTypes[input] ?? layout.kvType)
+            try binding.bind(output: output, on: sameType ? device : .cpu)
+        }
+        return try binding.run()
     }
 
     var generation: ChatterboxGeneration {

@@ -21,6 +21,11 @@ public struct ChatterboxOptions: Sendable, Equatable {
     /// Length of the crossfade between two streamed chunks, in seconds.
     public var crossfadeDuration: Double
 
+    /// Run the language model through ONNX Runtime's IO binding: the KV cache outputs are bound to
+    /// the session's device (GPU memory on CUDA) and fed back from there; only the logits come to
+    /// the host. The execution plan turns it on for CUDA entries.
+    public var ioBinding: Bool = false
+
     /// Reference rules: longer than `referenceMinDuration`, loudness-normalised to `referenceLUFS`,
     /// only the first `referenceMaxDuration` seconds used.
     public var referenceMinDuration: Double
