@@ -7,13 +7,7 @@ import VoxCore
 /// F32, F64, F16, BF16 and the integer types are widened to Float.
 public enum SafetensorsReader {
     public static func read(contentsOf url: URL) throws -> [String: FloatTensor] {
-        let data: Data
-        do {
-            data = try Data(contentsOf: url, options: .alwaysMapped)
-        } catch {
-            guard FileManager.default.fileExists(atPath: url.path) else { throw VoxError.modelNotFound(url.path) }
-            throw VoxError.io("Cannot read \(url.path): \(error.localizedDescription)", path: url.path)
-        }
+        let data = try mappedWeights(url)
         return try read(data, source: url.path)
     }
 

@@ -20,13 +20,7 @@ public enum TorchLegacyReader {
     /// `model_state` or `state_dict` dict (training checkpoints), that dict is the state dict;
     /// otherwise the top-level dict is. Entries that are not tensors are left out.
     public static func read(contentsOf url: URL) throws -> [String: FloatTensor] {
-        let data: Data
-        do {
-            data = try Data(contentsOf: url, options: .alwaysMapped)
-        } catch {
-            guard FileManager.default.fileExists(atPath: url.path) else { throw VoxError.modelNotFound(url.path) }
-            throw VoxError.io("Cannot read \(url.path): \(error.localizedDescription)", path: url.path)
-        }
+        let data = try mappedWeights(url)
         return try read(data, source: url.path)
     }
 

@@ -76,13 +76,7 @@ public final class VoiceEncoder: Sendable {
     /// Loads Resemblyzer's `pretrained.pt` (torch legacy format) or a safetensors file such as
     /// Chatterbox's `ve.safetensors`; the format is recognised from the file's first bytes.
     public convenience init(contentsOf url: URL, configuration: VoiceEncoderConfiguration = .resemblyzer) throws {
-        let data: Data
-        do {
-            data = try Data(contentsOf: url, options: .alwaysMapped)
-        } catch {
-            guard FileManager.default.fileExists(atPath: url.path) else { throw VoxError.modelNotFound(url.path) }
-            throw VoxError.io("Cannot read \(url.path): \(error.localizedDescription)", path: url.path)
-        }
+        let data = try mappedWeights(url)
         // A legacy torch file starts with a protocol-2 pickle (0x80 0x02); safetensors with a
         // little-endian header length followed by '{'.
         let weights: [String: FloatTensor]
