@@ -33,6 +33,7 @@ public final class SynthesizerFactory: Sendable {
     public let phonemizer: any Phonemizer
     private let logger: Logger
     private let hardwareReport = Locked<HardwareReport?>(nil)
+    private let prefersGPU = Locked<Bool?>(nil)
     /// Conditioning computed by cloning engines (memory + `paths.cacheDirectory`), shared by every
     /// engine this factory builds.
     public let conditioningCache: ConditioningCache
@@ -59,7 +60,13 @@ public final class SynthesizerFactory: Sendable {
 
     /// The runtime this process uses: the GPU build when it is installed and NVML sees a GPU.
     public func runtime() throws -> ONNXRuntime {
-        let preferGPU = gpuRuntimeInstalled && !HardwareProbe().probeGPU().devices.isEmpty
+        // NVML is asked once per factory, not on every engine build.
+        let preferGPU = prefersGPU.withLock { cached in
+            if let cached { return cached }
+            let decided = gpuRuntimeInstalled && !HardwareProbe().probeGPU().devices.isEmpty
+            cached = decided
+            return decided
+        }
         do {
             return try ONNXRuntime.shared(preferGPU: preferGPU, paths: paths)
         } catch let error as ONNXRuntimeError {
