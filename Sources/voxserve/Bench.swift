@@ -38,29 +38,14 @@ struct Bench {
     /// Runs a command to completion; returns its wall time and standard output.
     @discardableResult
     func timed(_ executable: URL, _ arguments: [String], stdin: String? = nil, environment: [String: String] = [:]) throws -> (seconds: Double, stdout: String) {
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        var env = ProcessInfo.processInfo.environment
-        for (k, v) in environment { env[k] = v }
-        process.environment = env
-        let out = Pipe(), err = Pipe(), input = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = input
         let clock = ContinuousClock()
         let start = clock.now
-        try process.run()
-        if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
-        try input.fileHandleForWriting.close()
-        let output = out.fileHandleForReading.readDataToEndOfFile()
-        let errors = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
+        let result = try ProcessRunner.run(executable, arguments, stdin: stdin.map { Data($0.utf8) }, environment: environment)
         let seconds = (clock.now - start).seconds
-        guard process.terminationStatus == 0 else {
-            throw VoxError.engineFailure("\(executable.lastPathComponent) \(arguments.prefix(2).joined(separator: " ")) failed: \(String(decoding: errors, as: UTF8.self).suffix(400))")
+        guard result.status == 0 else {
+            throw VoxError.engineFailure("\(executable.lastPathComponent) \(arguments.prefix(2).joined(separator: " ")) failed: \(result.stderrText.suffix(400))")
         }
-        return (seconds, String(decoding: output, as: UTF8.self))
+        return (seconds, result.stdoutText)
     }
 
     var piperCLI: URL {

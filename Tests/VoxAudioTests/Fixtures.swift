@@ -28,19 +28,8 @@ enum Fixtures {
 
     /// Runs a command-line tool found on PATH (sox, espeak-ng) and requires it to succeed.
     static func run(_ tool: String, _ arguments: [String]) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [tool] + arguments
-        let errors = Pipe()
-        process.standardError = errors
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        let message = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        try #require(
-            process.terminationStatus == 0,
-            "\(tool) \(arguments.joined(separator: " ")) failed: \(String(decoding: message, as: UTF8.self))"
-        )
+        let result = try ProcessRunner.run(tool: tool, arguments)
+        try #require(result.status == 0, "\(tool) \(arguments.joined(separator: " ")) failed: \(result.stderrText)")
     }
 
     /// Speech from espeak-ng as a WAV file (22050 Hz, 16-bit mono) in `directory`.

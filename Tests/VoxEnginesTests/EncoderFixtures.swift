@@ -78,22 +78,9 @@ struct EncoderFixtures {
 
     @discardableResult
     static func run(_ executable: URL, _ arguments: [String]) throws -> Data {
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        let output = Pipe()
-        let errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        // Read before waiting so that a full pipe cannot block the child.
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        let messages = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        try #require(
-            process.terminationStatus == 0,
-            "\(executable.lastPathComponent) \(arguments.joined(separator: " ")) failed: \(String(decoding: messages, as: UTF8.self))")
-        return data
+        let result = try ProcessRunner.run(executable, arguments)
+        try #require(result.status == 0, "\(executable.lastPathComponent) \(arguments.joined(separator: " ")) failed: \(result.stderrText)")
+        return result.stdout
     }
 
     static func readFloats(_ url: URL) throws -> [Float] {

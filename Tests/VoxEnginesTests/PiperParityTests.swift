@@ -30,19 +30,12 @@ import VoxPhonemizer
     func reference() throws -> [String: [Sentence]] {
         let deps = try #require(VoxPaths.fromEnvironment().depsDirectory)
         let root = deps.deletingLastPathComponent()
-        let process = Process()
-        process.executableURL = deps.appendingPathComponent("venv/bin/python")
-        process.arguments = [root.appendingPathComponent("scripts/piper_reference_ids.py").path, try defaultVoice().modelURL.path]
-        let input = Pipe(), output = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        try process.run()
-        input.fileHandleForWriting.write(try JSONEncoder().encode(Self.texts))
-        try input.fileHandleForWriting.close()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0)
-        return try JSONDecoder().decode([String: [Sentence]].self, from: data)
+        let result = try ProcessRunner.run(
+            deps.appendingPathComponent("venv/bin/python"),
+            [root.appendingPathComponent("scripts/piper_reference_ids.py").path, try defaultVoice().modelURL.path],
+            stdin: try JSONEncoder().encode(Self.texts))
+        #expect(result.status == 0, "\(result.stderrText)")
+        return try JSONDecoder().decode([String: [Sentence]].self, from: result.stdout)
     }
 
     @Test func phonemesAndIdsMatchPythonPiper() async throws {

@@ -1,4 +1,5 @@
 import Foundation
+import VoxCore
 
 /// Runs the `espeak-ng` command-line program (Debian package `espeak-ng`, installed by
 /// scripts/setup.sh) as the reference the library's phonemes are compared with.
@@ -19,20 +20,10 @@ enum EspeakCLI {
         guard let executable else {
             throw Failure(description: "espeak-ng (the CLI) is not installed; run scripts/setup.sh")
         }
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = ["-q", "--ipa", "-v", voice, text]
-        let output = Pipe()
-        let errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        let errorData = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw Failure(description: "espeak-ng -v \(voice) failed: \(String(decoding: errorData, as: UTF8.self))")
+        let result = try ProcessRunner.run(executable, ["-q", "--ipa", "-v", voice, text])
+        guard result.status == 0 else {
+            throw Failure(description: "espeak-ng -v \(voice) failed: \(result.stderrText)")
         }
-        return String(decoding: data, as: UTF8.self)
+        return result.stdoutText
     }
 }

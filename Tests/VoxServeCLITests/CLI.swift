@@ -36,25 +36,16 @@ struct CLI {
     }
 
     private static func runBlocking(_ arguments: [String], stdin: String?, environment: [String: String], home: URL) throws -> Result {
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        var env = ProcessInfo.processInfo.environment
-        env["VOXSERVE_HOME"] = home.path
-        for (k, v) in environment { env[k] = v }
-        process.environment = env
-        let out = Pipe(), err = Pipe(), input = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = input
-        try process.run()
-        if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
-        try input.fileHandleForWriting.close()
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Result(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self))
+        let output = try ProcessRunner.run(
+            executable, arguments, stdin: Data((stdin ?? "").utf8), environment: ["VOXSERVE_HOME": home.path].merging(environment) { $1 })
+        return Result(status: output.status, stdout: output.stdoutText, stderr: output.stderrText)
     }
 
     func file(_ name: String) -> URL { home.appendingPathComponent(name) }
+}
+
+/// Speech from espeak-ng into `url` (a reference recording for the voice tests).
+func espeak(_ text: String, voice: String = "en-us", wordsPerMinute: Int = 175, to url: URL) throws {
+    let result = try ProcessRunner.run(tool: "espeak-ng", ["-v", voice, "-s", String(wordsPerMinute), "-w", url.path, text])
+    guard result.status == 0 else { throw VoxError.io("espeak-ng failed: \(result.stderrText)") }
 }

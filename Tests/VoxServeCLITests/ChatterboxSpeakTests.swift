@@ -15,11 +15,7 @@ import VoxCore
 
     func reference(_ cli: CLI, _ name: String, text: String) throws -> URL {
         let url = cli.file(name)
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/espeak-ng")
-        p.arguments = ["-v", "en-us", "-s", "120", "-w", url.path, text]
-        try p.run()
-        p.waitUntilExit()
+        try espeak(text, wordsPerMinute: 120, to: url)
         return url
     }
 

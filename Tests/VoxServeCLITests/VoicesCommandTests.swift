@@ -15,15 +15,6 @@ private func similarity(_ cli: CLI, _ a: String, _ b: String) async throws -> Si
     return try JSONDecoder().decode(SimilarityResult.self, from: Data(result.stdout.utf8))
 }
 
-private func espeak(_ text: String, voice: String, to url: URL) throws {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/usr/bin/espeak-ng")
-    p.arguments = ["-v", voice, "-w", url.path, text]
-    try p.run()
-    p.waitUntilExit()
-    #expect(p.terminationStatus == 0)
-}
-
 @Suite struct VoiceLibraryCommandTests {
     @Test func listsTheDefaultVoice() async throws {
         let cli = try CLI()
