@@ -14,10 +14,9 @@ public struct CachedConditioningStore: SpeakerConditioningStore {
         self.cache = cache
     }
 
-    /// How the last request for a recording (by the SHA-256 of its bytes) was served, if any was.
-    public func lastOutcome(for reference: VoiceReference) -> ConditioningCacheOutcome? {
-        let digest = ConditioningKey(referenceData: reference.data, engine: "", modelFingerprint: "").referenceSHA256
-        return outcomes.withLock { $0[digest] }
+    /// How the last request for a recording, named by the SHA-256 of its bytes, was served, if any was.
+    public func lastOutcome(referenceSHA256 digest: String) -> ConditioningCacheOutcome? {
+        outcomes.withLock { $0[digest] }
     }
 
     public func conditioning(

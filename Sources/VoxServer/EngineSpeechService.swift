@@ -93,6 +93,7 @@ public final class EngineSpeechService: SpeechService {
         }
         let factory = self.factory
         let (engine, warm) = try await engines.engine(for: "chatterbox") { try await factory.chatterbox() }
+        let stored = try await library.entry(named: name)
         let reference = try await library.reference(named: name)
         var request = request
         request.voice = nil
@@ -101,7 +102,7 @@ public final class EngineSpeechService: SpeechService {
         var stream = SpeechStream(
             voice: name, sampleRate: ChatterboxEngine.sampleRate, plan: await Self.plan(of: engine), cache: .miss, warm: warm,
             chunks: engine.stream(request))
-        stream.cacheOutcome = { store.lastOutcome(for: reference).map { $0 == .miss ? .miss : .hit } ?? .miss }
+        stream.cacheOutcome = { store.lastOutcome(referenceSHA256: stored.sha256).map { $0 == .miss ? .miss : .hit } ?? .miss }
         return stream
     }
 
