@@ -85,9 +85,11 @@ func plausibleDuration(_ seconds: Double, for text: String) -> Bool {
 struct SlowSpeechService: SpeechService {
     var delay: Duration = .milliseconds(400)
     var chunks = 1
+    /// Counts the syntheses that were cancelled before they finished.
+    let cancelled = Locked(0)
 
     func speak(_ request: SynthesisRequest, streaming: Bool) async throws -> SpeechStream {
-        let (delay, count) = (self.delay, chunks)
+        let (delay, count, cancelled) = (self.delay, chunks, self.cancelled)
         let stream = AsyncThrowingStream<AudioChunk, any Error> { continuation in
             let task = Task {
                 do {
@@ -98,6 +100,7 @@ struct SlowSpeechService: SpeechService {
                     }
                     continuation.finish()
                 } catch {
+                    if error is CancellationError { cancelled.withLock { $0 += 1 } }
                     continuation.finish(throwing: error)
                 }
             }
