@@ -4,12 +4,16 @@ import VoxCore
 extension AudioBuffer {
     /// `self` scaled so that its peak is `target`, as piper does before writing 16-bit audio:
     /// the gain is `target / max(floor, peak)`, so near-silence is not blown up by more than
-    /// `target / floor`. Silence comes back unchanged.
-    public func peakNormalized(to target: Float = 1, floor: Float = 0.01) -> AudioBuffer {
+    /// `target / floor`. With `clipped`, every sample is then clamped to ±`target` as piper clamps
+    /// to the 16-bit range (which also turns a NaN sample into -`target`). Silence, and audio with
+    /// an infinite sample, come back unchanged.
+    public func peakNormalized(to target: Float = 1, floor: Float = 0.01, clipped: Bool = false) -> AudioBuffer {
         let peak = self.peak
-        guard peak > 0 else { return self }
-        let gain = target / Swift.max(floor, peak)
-        return AudioBuffer(samples: samples.map { $0 * gain }, sampleRate: sampleRate)
+        guard peak.isFinite else { return self }
+        // All zeros (NaN samples aside, which `peak` skips): any finite gain leaves them as they are.
+        let gain = peak > 0 ? target / Swift.max(floor, peak) : 1
+        let scaled = clipped ? samples.map { Swift.min(target, Swift.max(-target, $0 * gain)) } : samples.map { $0 * gain }
+        return AudioBuffer(samples: scaled, sampleRate: sampleRate)
     }
 
     /// Root-mean-square level in dB relative to full scale, `10·log10(mean(x²))` as Resemblyzer

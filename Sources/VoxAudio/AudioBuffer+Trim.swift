@@ -13,17 +13,17 @@ extension AudioBuffer {
         let frameCount = 1 + (samples.count + 2 * pad - frameLength) / hopLength
         var squares = [Double](repeating: 0, count: samples.count + 1)
         for i in samples.indices { squares[i + 1] = squares[i] + Double(samples[i]) * Double(samples[i]) }
-        // Mean square of each frame; the padding contributes zeros.
-        let meanSquares: [Double] = (0..<frameCount).map { f in
+        // RMS of each frame; the padding contributes zeros.
+        let rms: [Double] = (0..<frameCount).map { f in
             let start = f * hopLength - pad
             let lower = Swift.min(Swift.max(start, 0), samples.count)
             let upper = Swift.min(Swift.max(start + frameLength, 0), samples.count)
-            return Swift.max(0, squares[upper] - squares[lower]) / Double(frameLength)
+            return (Swift.max(0, squares[upper] - squares[lower]) / Double(frameLength)).squareRoot()
         }
-        // librosa: amplitude_to_db(rms, ref=np.max) with amin 1e-5, i.e. power floored at 1e-10.
-        let floor = 1e-10
-        let reference = 10 * log10(Swift.max(floor, meanSquares.max() ?? 0))
-        let loud = meanSquares.indices.filter { 10 * log10(Swift.max(floor, meanSquares[$0])) - reference > -topDB }
+        // librosa: amplitude_to_db(rms, ref=np.max), amplitudes floored at amin = 1e-5.
+        let amin = 1e-5
+        let reference = Swift.max(amin, rms.max() ?? 0)
+        let loud = rms.indices.filter { 20 * log10(Swift.max(amin, rms[$0]) / reference) > -topDB }
         guard let first = loud.first, let last = loud.last else { return 0..<0 }  // topDB <= 0, or NaN samples
         return (first * hopLength)..<Swift.min(samples.count, (last + 1) * hopLength)
     }

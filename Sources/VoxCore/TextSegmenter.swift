@@ -10,9 +10,19 @@ public struct TextSegmenter: Sendable {
         self.maxSentenceLength = maxSentenceLength
     }
 
+    /// Words that end in a period without ending the sentence. "No." is one only before a number
+    /// ("No. 5"), so it is handled on its own.
     private static let abbreviations: Set<String> = [
-        "mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "vs", "etc", "e.g", "i.e", "no", "fig", "mt", "inc", "ltd", "co",
+        "mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "vs", "etc", "e.g", "i.e", "fig", "mt", "inc", "ltd", "co",
     ]
+
+    /// Full-width terminators end a sentence even with no space after them: Chinese and Japanese
+    /// put none between sentences.
+    private static let fullWidthTerminators: Set<Character> = ["。", "！", "？"]
+    private static let terminators: Set<Character> = fullWidthTerminators.union([".", "!", "?"])
+
+    /// What a terminator takes along: more terminators ("?!", "...") and closing quotes or brackets.
+    private static let closers: Set<Character> = terminators.union(["\"", "'", "”", "’", ")", "]", "」", "』", "）"])
 
     public func sentences(_ text: String) -> [String] {
         var result: [String] = []
@@ -22,14 +32,14 @@ public struct TextSegmenter: Sendable {
         while i < chars.count {
             let c = chars[i]
             current.append(c)
-            if c == "." || c == "!" || c == "?" || c == "\n" || c == "。" || c == "！" || c == "？" {
-                // absorb closing quotes/brackets and repeated terminators
-                while i + 1 < chars.count, ".!?\"'”’)]".contains(chars[i + 1]) {
+            // `isNewline` also covers "\r\n", which Swift keeps as one character.
+            if c.isNewline || Self.terminators.contains(c) {
+                while i + 1 < chars.count, Self.closers.contains(chars[i + 1]) {
                     i += 1
                     current.append(chars[i])
                 }
-                let atEnd = i + 1 >= chars.count || chars[i + 1].isWhitespace
-                if atEnd && !(c == "." && endsWithAbbreviation(current)) {
+                let atEnd = i + 1 >= chars.count || chars[i + 1].isWhitespace || Self.fullWidthTerminators.contains(c)
+                if atEnd && !(c == "." && endsWithAbbreviation(current, before: chars[(i + 1)...])) {
                     flush(&current, into: &result)
                 }
             }
@@ -39,10 +49,12 @@ public struct TextSegmenter: Sendable {
         return result.flatMap(splitLong)
     }
 
-    private func endsWithAbbreviation(_ s: String) -> Bool {
+    /// Whether the period that ends `s` belongs to an abbreviation; `rest` is the text after it.
+    private func endsWithAbbreviation(_ s: String, before rest: ArraySlice<Character>) -> Bool {
         let trimmed = s.trimmingCharacters(in: .whitespaces).dropLast()
         guard let lastWord = trimmed.split(whereSeparator: { $0.isWhitespace }).last else { return false }
         let word = lastWord.lowercased()
+        if word == "no" { return rest.first { !$0.isWhitespace }?.isNumber == true }
         if Self.abbreviations.contains(word) { return true }
         // single capital letter initial ("J. R. R. Tolkien")
         return word.count == 1 && lastWord.first!.isUppercase
@@ -73,4 +85,3 @@ public struct TextSegmenter: Sendable {
         return parts
     }
 }
-

@@ -1,30 +1,22 @@
 import Foundation
+import VoxAudio
+import VoxCore
 
 extension VoiceEncoder {
     /// Applies the configuration's preprocessing (`VoiceEncoderConfiguration.Preprocessing`) to
     /// 16 kHz audio. Separate from `embed(_:)` so that callers can embed audio exactly as given.
+    /// Resemblyzer's volume normalisation and librosa's edge trim are VoxAudio's
+    /// (`AudioBuffer.volumeNormalized(toDBFS:increaseOnly:)`, `AudioBuffer.trimmingSilence(topDB:)`).
     public func preprocess(_ audio16k: [Float]) -> [Float] {
+        let audio = AudioBuffer(samples: audio16k, sampleRate: Self.sampleRate)
         switch configuration.preprocessing {
         case .none:
             return audio16k
         case .resemblyzer(let target):
-            return Self.trimLongSilences(Self.normalizeVolume(audio16k, targetDBFS: target, increaseOnly: true))
+            return Self.trimLongSilences(audio.volumeNormalized(toDBFS: Double(target), increaseOnly: true).samples)
         case .trimEdges(let topDB):
-            return Self.trimEdges(audio16k, topDB: topDB)
+            return audio.trimmingSilence(topDB: Double(topDB)).samples
         }
-    }
-
-    /// Scales the audio so that its RMS level is `targetDBFS` (full scale = 1.0). With
-    /// `increaseOnly`, audio already louder than the target is returned unchanged. Silent audio
-    /// is returned unchanged.
-    public static func normalizeVolume(_ audio: [Float], targetDBFS: Float, increaseOnly: Bool = false) -> [Float] {
-        guard !audio.isEmpty else { return audio }
-        let meanSquare = audio.reduce(Double(0)) { $0 + Double($1) * Double($1) } / Double(audio.count)
-        guard meanSquare > 0 else { return audio }
-        let change = Double(targetDBFS) - 10 * log10(meanSquare)
-        if increaseOnly && change < 0 { return audio }
-        let gain = Float(pow(10, change / 20))
-        return audio.map { $0 * gain }
     }
 
     /// Shortens silences to at most about 200 ms, in the manner of Resemblyzer's
@@ -66,28 +58,5 @@ extension VoiceEncoder {
             result.append(contentsOf: audio[(w * window)..<((w + 1) * window)])
         }
         return result
-    }
-
-    /// Cuts leading and trailing audio whose level is more than `topDB` below the loudest frame,
-    /// as `librosa.effects.trim(top_db:)` does (RMS of 2048-sample frames every 512 samples,
-    /// centred with zero padding). Returns no samples when nothing is above the threshold.
-    public static func trimEdges(_ audio: [Float], topDB: Float, frameLength: Int = 2048, hopLength: Int = 512) -> [Float] {
-        guard !audio.isEmpty else { return audio }
-        let frames = 1 + audio.count / hopLength
-        let half = frameLength / 2
-        // Running sum of squares over the zero-padded signal.
-        var prefix = [Double](repeating: 0, count: audio.count + 1)
-        for i in 0..<audio.count { prefix[i + 1] = prefix[i] + Double(audio[i]) * Double(audio[i]) }
-        let rms: [Double] = (0..<frames).map { t in
-            let lo = max(0, t * hopLength - half), hi = min(audio.count, t * hopLength - half + frameLength)
-            return hi > lo ? (max(0, prefix[hi] - prefix[lo]) / Double(frameLength)).squareRoot() : 0
-        }
-        let amin = 1e-5
-        let reference = max(amin, rms.max() ?? 0)
-        let loud = rms.map { 20 * log10(max(amin, $0) / reference) > -Double(topDB) }
-        guard let first = loud.firstIndex(of: true), let last = loud.lastIndex(of: true) else { return [] }
-        let start = first * hopLength
-        let end = min(audio.count, (last + 1) * hopLength)
-        return Array(audio[start..<end])
     }
 }

@@ -239,3 +239,141 @@ public struct ExecutionPlanner: Sendable {
         String(format: "%.1f GiB", Double(bytes) / 1_073_741_824)
     }
 }
+
+/// The GPU and thread decisions.
+extension ExecutionPlanner {
+    /// Picks the GPU to run on, or says why CUDA is out. Throws only when the user forced CUDA (or a
+    /// GPU index) that cannot be had: a forced choice must not turn silently into a CPU plan.
+    func chooseGPU(hardware: HardwareReport, overrides: PlanOverrides) throws -> (device: GPUDevice?, reason: String) {
+        if overrides.provider == .cpu {
+            return (nil, "CPU forced by the user: CUDA not considered.")
+        }
+        let devices = hardware.gpu.devices
+        func refuse(_ reason: String) throws -> (device: GPUDevice?, reason: String) {
+            if overrides.provider == .cuda {
+                throw VoxError(.unsupported, "CUDA was requested, but \(reason)", detail: "provider override")
+            }
+            return (nil, "CPU only: \(reason)")
+        }
+        guard !devices.isEmpty else {
+            return try refuse("there is no usable NVIDIA GPU (\(hardware.gpu.unavailableReason ?? "NVML lists none")).")
+        }
+        let device: GPUDevice
+        if let index = overrides.deviceIndex {
+            guard let chosen = devices.first(where: { $0.index == index }) else {
+                let known = devices.map { "\($0.index) (\($0.name))" }.joined(separator: ", ")
+                throw VoxError.invalidInput("There is no GPU \(index); this machine has \(known).")
+            }
+            device = chosen
+        } else {
+            // Best GPU: one this ONNX Runtime build can run on, then the most memory, then the newest.
+            device = devices.max { a, b in
+                let supportedA = a.computeCapability >= gpuBuild.minimumComputeCapability
+                let supportedB = b.computeCapability >= gpuBuild.minimumComputeCapability
+                if supportedA != supportedB { return !supportedA }
+                if a.memoryTotalBytes != b.memoryTotalBytes { return a.memoryTotalBytes < b.memoryTotalBytes }
+                if a.computeCapability != b.computeCapability { return a.computeCapability < b.computeCapability }
+                return a.index > b.index
+            }!
+        }
+        let described = "\(device.name) (compute capability \(device.computeCapability), \(Self.gib(device.memoryTotalBytes)))"
+        guard hardware.hasCUDAProvider else {
+            return try refuse("\(described) is present, but ONNX Runtime offers only \(hardware.onnxRuntimeProviders.joined(separator: ", ")); install the GPU build (make setup GPU=1) to use it.")
+        }
+        guard device.computeCapability >= gpuBuild.minimumComputeCapability else {
+            return try refuse("\(described) is older than the ONNX Runtime GPU build supports (CUDA \(gpuBuild.cudaMajorVersion) kernels start at compute capability \(gpuBuild.minimumComputeCapability)).")
+        }
+        if let driverCUDA = hardware.gpu.cudaDriverVersion, driverCUDA / 1000 < gpuBuild.cudaMajorVersion {
+            return try refuse("the NVIDIA driver \(hardware.gpu.driverVersion ?? "") supports CUDA \(driverCUDA / 1000).\(driverCUDA % 1000 / 10), and the ONNX Runtime GPU build needs CUDA \(gpuBuild.cudaMajorVersion); update the driver.")
+        }
+        return (device, "CUDA on \(described).")
+    }
+
+    /// Intra-op threads on the CPU provider: one per usable physical core (SMT siblings share a core's
+    /// vector units, so a second thread per core only contends), minus headroom on big machines for
+    /// the server's own work (HTTP, audio encoding, phonemization, the other requests), at most
+    /// `maxIntraOpThreads`.
+    static func cpuIntraOpThreads(_ cpu: CPUReport) -> (count: Int, reason: String) {
+        let usable = cpu.usableCores
+        let headroom = usable >= 8 ? usable / 8 : 0
+        let count = max(1, min(maxIntraOpThreads, usable - headroom))
+        var reason = "\(count) intra-op thread\(count == 1 ? "" : "s"): \(usable) usable physical core\(usable == 1 ? "" : "s")"
+        if usable < cpu.physicalCores { reason += " (of \(cpu.physicalCores); affinity or cgroup quota)" }
+        if headroom > 0 { reason += ", \(headroom) left for the server's own work" }
+        if usable - headroom > maxIntraOpThreads { reason += ", capped at \(maxIntraOpThreads): batch-1 operators are too small to split further" }
+        return (count, reason + "; SMT siblings unused.")
+    }
+
+    /// Intra-op threads for a CUDA session: the GPU runs the graph; host threads only run the few
+    /// shape operators left on the CPU, and more of them would spin on cores the server needs.
+    static func cudaHostThreads(_ cpu: CPUReport) -> (count: Int, reason: String) {
+        let count = min(2, cpu.usableCores)
+        return (count, "\(count) intra-op thread\(count == 1 ? "" : "s"): the GPU runs the graph, host threads only its shape operators.")
+    }
+}
+
+/// Which precision variants each provider prefers, and why.
+extension ExecutionPlanner {
+    /// Preference order on a CUDA GPU of compute capability `cc`.
+    ///
+    /// - cc ≥ 8.0 (Ampere and newer): fp16 first. Tensor cores run fp16 and bf16 at the same rate,
+    ///   fp16 keeps three more mantissa bits, and ONNX Runtime's CUDA provider covers more operators
+    ///   in fp16. bf16 comes next because its fp32-sized exponent cures the one fp16 failure that
+    ///   matters (overflow to inf/NaN), then fp32.
+    /// - 7.0 ≤ cc < 8.0 (Volta, Turing: T4, RTX 20): fp16 tensor cores but no bf16: fp16, then fp32.
+    /// - cc < 7.0 (Pascal and older): fp16 runs at a fraction of the fp32 rate (1/64 on GP102/104):
+    ///   fp32 only.
+    static func gpuPrecisionOrder(_ cc: ComputeCapability) -> ([ModelPrecision], String) {
+        if cc.hasBF16 {
+            return ([.fp16, .bf16, .fp32], "compute capability \(cc) has fp16 and bf16 tensor cores; fp16 first for its precision and operator coverage, bf16 next to cure fp16 overflow")
+        }
+        if cc.hasFastFP16 {
+            return ([.fp16, .fp32], "compute capability \(cc) has fp16 tensor cores but no bf16")
+        }
+        return ([.fp32], "compute capability \(cc) runs fp16 far slower than fp32")
+    }
+
+    /// Variants to stay on the GPU with when nothing above fits in its memory: 4-bit weights.
+    /// Never chosen otherwise: quantization changes the voice, and GPUs have memory to spare for
+    /// these models.
+    static func gpuMemorySavingOrder(_ cc: ComputeCapability) -> [ModelPrecision] {
+        cc.hasFastFP16 ? [.q4f16, .q4] : [.q4]
+    }
+
+    /// Preference order on the CPU. Decoding is bound by memory bandwidth, so quantized weights (a
+    /// quarter or an eighth of fp32's bytes) are faster whenever the CPU has the kernels for them:
+    ///
+    /// - int8 dot products (AVX-512 VNNI, AVX-VNNI, AMX): int8 first, the quantization closest to
+    ///   fp32, then q4, then fp32.
+    /// - AVX2 without VNNI: q4 first. ONNX Runtime's u8s8 int8 kernels use VPMADDUBSW there, which
+    ///   can saturate (ONNX Runtime's quantization guide warns of it); 4-bit `MatMulNBits` computes
+    ///   in fp32 after unpacking and has AVX2 kernels. Then int8, then fp32.
+    /// - no AVX2: fp32 only; the quantized kernels have no fast path.
+    ///
+    /// fp16, bf16 and q4f16 never run on the CPU provider by choice: ONNX Runtime's CPU kernels for
+    /// them are few, so the graph fills with casts (AVX-512 BF16 and AMX help only through oneDNN).
+    static func cpuPrecisionOrder(_ features: SIMDFeatures) -> ([ModelPrecision], String) {
+        if features.hasInt8DotProduct {
+            let which = [features.avx512VNNI ? "AVX-512 VNNI" : nil, features.avxVNNI ? "AVX-VNNI" : nil, features.amxInt8 ? "AMX" : nil]
+                .compactMap { $0 }.joined(separator: ", ")
+            return ([.int8, .q4, .fp32], "\(which) gives int8 dot products, so int8 weights are fast and the closest to fp32")
+        }
+        if features.avx2 {
+            return ([.q4, .int8, .fp32], "AVX2 without VNNI: 4-bit weights cut memory traffic and compute in fp32, while int8 kernels there can saturate")
+        }
+        return ([.fp32], "no AVX2: quantized kernels have no fast path on this CPU")
+    }
+
+    /// Most precise first: what a component falls back to when it ships none of the preferred variants.
+    static func precisionRank(_ provider: ExecutionProvider) -> [ModelPrecision] {
+        provider == .cuda ? [.fp32, .fp16, .bf16, .q4f16, .q4, .int8] : [.fp32, .int8, .q4, .bf16, .fp16, .q4f16]
+    }
+
+    /// The variant of `component` to use for `tier`: the tier itself when shipped, else the next
+    /// variant in the provider's order, else the most precise variant shipped.
+    static func resolve(_ component: ModelComponent, tier: ModelPrecision, order: [ModelPrecision], provider: ExecutionProvider) -> ModelPrecision {
+        let start = order.firstIndex(of: tier) ?? 0
+        let candidates = [tier] + order[start...] + precisionRank(provider)
+        return candidates.first(where: component.has) ?? component.precisions.first ?? .fp32
+    }
+}

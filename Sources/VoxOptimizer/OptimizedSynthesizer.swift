@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import VoxCore
 
@@ -135,4 +136,193 @@ public final class OptimizedSynthesizer: SpeechSynthesizer {
             "Streaming stopped after \(yielded) chunk\(yielded == 1 ? "" : "s") because \(problem); later requests run on the next execution plan entry."
         )
     }
+}
+
+/// The mutable half of `OptimizedSynthesizer`: which plan entry is active, its engine, and the
+/// fallbacks so far. Synthesis itself runs outside the actor, so requests proceed in parallel;
+/// only choosing, building and retiring engines goes through here.
+actor OptimizerState {
+    let plan: ExecutionPlan
+    private let factory: OptimizedSynthesizer.EngineFactory
+    private let info: Locked<SynthesizerInfo>
+    private let logger: Logger
+
+    /// The entry requests run on; `plan.entries.count` once all have failed.
+    private var activeIndex = 0
+    private var engine: (index: Int, synthesizer: any SpeechSynthesizer)?
+    /// An engine being built, shared by the requests that arrive meanwhile so it is built once.
+    private var loading: (index: Int, task: Task<any SpeechSynthesizer, any Error>)?
+    private var events: [FallbackEvent] = []
+    private var warmUpSeconds: Double?
+
+    init(plan: ExecutionPlan, factory: @escaping OptimizedSynthesizer.EngineFactory, info: Locked<SynthesizerInfo>, logger: Logger) {
+        self.plan = plan
+        self.factory = factory
+        self.info = info
+        self.logger = logger
+    }
+
+    /// The engine of the active entry, built on first use. An entry whose engine cannot be built is
+    /// recorded and skipped. Throws when no entry is left.
+    func activeEngine() async throws -> (index: Int, synthesizer: any SpeechSynthesizer) {
+        while activeIndex < plan.entries.count {
+            let index = activeIndex
+            if let engine, engine.index == index { return engine }
+            let task: Task<any SpeechSynthesizer, any Error>
+            if let loading, loading.index == index {
+                task = loading.task
+            } else {
+                let entry = plan.entries[index]
+                let factory = self.factory
+                task = Task { try await factory(entry) }
+                loading = (index, task)
+            }
+            do {
+                let synthesizer = try await task.value
+                if loading?.index == index { loading = nil }
+                // Another request may have retired this entry while it was being built.
+                guard activeIndex == index else { continue }
+                engine = (index, synthesizer)
+                info.set(synthesizer.info)
+                logger.info("engine ready", metadata: ["vox.plan.entry": "\(index)", "vox.plan.label": "\(plan.entries[index].label)"])
+                return (index, synthesizer)
+            } catch {
+                if loading?.index == index { loading = nil }
+                recordFailure(entryIndex: index, stage: .load, reason: FallbackPolicy.describe(error))
+            }
+        }
+        throw exhaustedError()
+    }
+
+    /// Retires entry `entryIndex` (when it is still the active one: several requests may see the
+    /// same failure) and moves to the next.
+    func recordFailure(entryIndex: Int, stage: FallbackStage, reason: String) {
+        guard entryIndex == activeIndex, entryIndex < plan.entries.count else { return }
+        let label = plan.entries[entryIndex].label
+        events.append(FallbackEvent(entryIndex: entryIndex, entryLabel: label, stage: stage, reason: reason))
+        activeIndex += 1
+        engine = nil
+        let next = activeIndex < plan.entries.count ? plan.entries[activeIndex].label : "none left"
+        logger.warning(
+            "plan entry failed, falling back",
+            metadata: ["vox.plan.entry": "\(entryIndex)", "vox.plan.label": "\(label)", "vox.plan.stage": "\(stage.rawValue)",
+                       "vox.plan.reason": "\(reason)", "vox.plan.next": "\(next)"]
+        )
+    }
+
+    func setWarmUp(seconds: Double) {
+        warmUpSeconds = seconds
+    }
+
+    func report() -> OptimizationReport {
+        OptimizationReport(
+            plan: plan, activeEntryIndex: activeIndex < plan.entries.count ? activeIndex : nil,
+            engineLoaded: engine != nil, fallbacks: events, warmUpSeconds: warmUpSeconds
+        )
+    }
+
+    private func exhaustedError() -> VoxError {
+        let detail = events.map { "#\($0.entryIndex) \($0.entryLabel) (\($0.stage.rawValue)): \($0.reason)" }.joined(separator: "; ")
+        guard let last = events.last else {
+            return VoxError.engineFailure("The execution plan for \(plan.model) has no entries: nothing can run it.")
+        }
+        return VoxError.engineFailure(
+            "Every way to run \(plan.model) failed (\(plan.entries.count) plan entries); the last, \(last.entryLabel), failed because \(last.reason). Run `voxserve doctor` to check the model files and the hardware.",
+            detail: detail
+        )
+    }
+}
+
+/// What the optimizer decided and what happened since: for `voxserve doctor`, `/metrics` and logs.
+public struct OptimizationReport: Sendable, Equatable, Codable {
+    public var plan: ExecutionPlan
+    /// Index of the entry requests run on; nil once every entry has failed.
+    public var activeEntryIndex: Int?
+    /// True when the active engine has been built.
+    public var engineLoaded: Bool
+    public var fallbacks: [FallbackEvent]
+    /// Seconds the warm-up took (building engines and the first synthesis, fallbacks included);
+    /// nil before `prepare()` has finished.
+    public var warmUpSeconds: Double?
+
+    public init(plan: ExecutionPlan, activeEntryIndex: Int?, engineLoaded: Bool, fallbacks: [FallbackEvent], warmUpSeconds: Double?) {
+        self.plan = plan
+        self.activeEntryIndex = activeEntryIndex
+        self.engineLoaded = engineLoaded
+        self.fallbacks = fallbacks
+        self.warmUpSeconds = warmUpSeconds
+    }
+
+    public var activeEntry: PlanEntry? { activeEntryIndex.map { plan.entries[$0] } }
+
+    /// True when every plan entry has failed.
+    public var exhausted: Bool { activeEntryIndex == nil }
+}
+
+/// When a plan entry has failed: the pure rules `OptimizedSynthesizer` follows.
+public enum FallbackPolicy {
+    /// Errors that say the engine (its provider, precision or session) failed, which another entry
+    /// may not. Errors about the request itself (bad text, unknown voice, unusable reference audio,
+    /// a busy server) would fail on every entry and go straight back to the caller. An error that is
+    /// no `VoxError` comes from inside an engine and counts as its failure. Cancellation never does.
+    public static func isEngineFailure(_ error: any Error) -> Bool {
+        if error is CancellationError { return false }
+        guard let vox = error as? VoxError else { return true }
+        switch vox.kind {
+        case .engineFailure, .invalidModel, .modelNotFound, .unsupported: return true
+        case .invalidInput, .unknownVoice, .invalidAudio, .io, .unavailable: return false
+        }
+    }
+
+    /// Why `audio` cannot be handed out, or nil when it can: NaN or infinite samples (fp16 overflow
+    /// is the usual cause), or silence, which a working TTS engine never produces for real text.
+    public static func problem(with audio: AudioBuffer) -> String? {
+        if !audio.isFinite {
+            let bad = audio.samples.lazy.filter { !$0.isFinite }.count
+            return "the audio has \(bad) non-finite sample\(bad == 1 ? "" : "s") (NaN or infinity) of \(audio.samples.count)"
+        }
+        if audio.isSilent() {
+            return audio.isEmpty ? "the audio is empty" : "the audio is silent (peak \(audio.peak))"
+        }
+        return nil
+    }
+
+    /// One line for an error, for reports and logs.
+    public static func describe(_ error: any Error) -> String {
+        if let vox = error as? VoxError {
+            return vox.detail.map { "\(vox.message) (\($0))" } ?? vox.message
+        }
+        return String(describing: error)
+    }
+}
+
+/// One move from a plan entry to the next, and why.
+public struct FallbackEvent: Sendable, Equatable, Codable {
+    /// Index in the plan of the entry that failed.
+    public var entryIndex: Int
+    /// That entry's label, for example "cuda:0 fp16".
+    public var entryLabel: String
+    public var stage: FallbackStage
+    public var reason: String
+    public var date: Date
+
+    public init(entryIndex: Int, entryLabel: String, stage: FallbackStage, reason: String, date: Date = Date()) {
+        self.entryIndex = entryIndex
+        self.entryLabel = entryLabel
+        self.stage = stage
+        self.reason = reason
+        self.date = date
+    }
+}
+
+/// Where a plan entry failed.
+public enum FallbackStage: String, Sendable, Hashable, Codable {
+    /// Building the engine (loading sessions) failed.
+    case load
+    /// The warm-up synthesis at start failed or gave unusable audio.
+    case warmUp = "warm_up"
+    /// A request's synthesis failed or gave unusable audio.
+    case synthesis
+    /// A streamed request failed or gave unusable audio.
+    case stream
 }

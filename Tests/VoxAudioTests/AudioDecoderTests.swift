@@ -50,7 +50,8 @@ import VoxCore
         let directory = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let speech = try AudioDecoder().decode(contentsOf: Fixtures.espeakSpeech(in: directory))
-        for format in [AudioFormat.opus, .mp3] where AudioEncoder.canEncode(format) {
+        for format in [AudioFormat.opus, .mp3] {
+            try #require(AudioEncoder.canEncode(format), AudioEncoderTests.cannotWrite(format))
             let url = directory.appendingPathComponent("speech.\(format.fileExtension)")
             try AudioEncoder().write(speech, to: url)
             let decoded = try AudioDecoder().decode(contentsOf: url)
@@ -129,7 +130,7 @@ import VoxCore
     }
 
     @Test func mp3CutShortIsTruncated() throws {
-        guard AudioEncoder.canEncode(.mp3) else { return }
+        try #require(AudioEncoder.canEncode(.mp3), AudioEncoderTests.cannotWrite(.mp3))
         let mp3 = try AudioEncoder().encode(Fixtures.sine(frequency: 440, seconds: 3, sampleRate: 22050), as: .mp3)
         try expectRefusal(mp3.prefix(mp3.count / 2), mentions: ["truncated", "66150 frames"])
     }

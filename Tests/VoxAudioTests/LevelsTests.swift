@@ -18,6 +18,25 @@ import VoxCore
         #expect(silence.peakNormalized() == silence)
     }
 
+    @Test func clippedPeakNormalisationKeepsEverySampleWithinTheTarget() {
+        // PiperEngine's normalisation: clamped to ±1 before 16-bit conversion, so even a NaN that
+        // the model put out becomes a legal sample (-1) instead of passing through.
+        let audio = AudioBuffer(samples: [0.5, .nan, -0.25, 0.125], sampleRate: 22050)
+        #expect(audio.peakNormalized(clipped: true).samples == [1, -1, -0.5, 0.25])
+        let unclipped = audio.peakNormalized()
+        #expect(unclipped.samples[1].isNaN)
+        #expect(unclipped.samples[0] == 1 && unclipped.samples[2] == -0.5 && unclipped.samples[3] == 0.25)
+        // The floor holds with clipping too: a peak of 0.001 is raised 100×, to 0.1.
+        #expect(AudioBuffer(samples: [0.001, -0.0005], sampleRate: 22050).peakNormalized(clipped: true).samples == [0.1, -0.05])
+    }
+
+    @Test func peakNormalisationLeavesAudioWithAnInfiniteSampleAlone() {
+        // The gain would be zero and turn the infinity into NaN; PiperEngine has always left such output as it is.
+        let audio = AudioBuffer(samples: [0.5, .infinity, -0.25], sampleRate: 22050)
+        #expect(audio.peakNormalized().samples == audio.samples)
+        #expect(audio.peakNormalized(clipped: true).samples == audio.samples)
+    }
+
     @Test func rmsDBFSOfReferenceSignals() {
         let square = AudioBuffer(samples: (0..<1000).map { $0.isMultiple(of: 2) ? 1 : -1 }, sampleRate: 16000)
         #expect(abs(square.rmsDBFS) < 1e-9)

@@ -1,5 +1,7 @@
 import Foundation
 import Testing
+import VoxAudio
+import VoxCore
 @testable import VoxEngines
 
 @Suite("Voice preprocessing")
@@ -12,16 +14,26 @@ struct VoicePreprocessingTests {
         (0..<Int(seconds * 16000)).map { amplitude * sin(2 * .pi * 220 * Float($0) / 16000) }
     }
 
+    /// Resemblyzer's `normalize_volume` (VoxAudio's, which `preprocess` uses) on 16 kHz samples.
+    static func normalizeVolume(_ samples: [Float], targetDBFS: Double, increaseOnly: Bool) -> [Float] {
+        AudioBuffer(samples: samples, sampleRate: 16000).volumeNormalized(toDBFS: targetDBFS, increaseOnly: increaseOnly).samples
+    }
+
+    /// `librosa.effects.trim` (VoxAudio's, which `preprocess` uses) on 16 kHz samples.
+    static func trimEdges(_ samples: [Float], topDB: Double) -> [Float] {
+        AudioBuffer(samples: samples, sampleRate: 16000).trimmingSilence(topDB: topDB).samples
+    }
+
     @Test("quiet audio is raised to −30 dBFS; louder audio and silence are left alone")
     func normalizesVolumeUpwardOnly() {
         let quiet = Self.sine(amplitude: 0.002, seconds: 1)  // about −57 dBFS
-        let raised = VoiceEncoder.normalizeVolume(quiet, targetDBFS: -30, increaseOnly: true)
+        let raised = Self.normalizeVolume(quiet, targetDBFS: -30, increaseOnly: true)
         #expect(abs(Self.dBFS(raised) + 30) < 0.01)
         let loud = Self.sine(amplitude: 0.5, seconds: 1)  // about −9 dBFS
-        #expect(VoiceEncoder.normalizeVolume(loud, targetDBFS: -30, increaseOnly: true) == loud)
-        #expect(abs(Self.dBFS(VoiceEncoder.normalizeVolume(loud, targetDBFS: -30)) + 30) < 0.01)
+        #expect(Self.normalizeVolume(loud, targetDBFS: -30, increaseOnly: true) == loud)
+        #expect(abs(Self.dBFS(Self.normalizeVolume(loud, targetDBFS: -30, increaseOnly: false)) + 30) < 0.01)
         let silence = [Float](repeating: 0, count: 1000)
-        #expect(VoiceEncoder.normalizeVolume(silence, targetDBFS: -30, increaseOnly: true) == silence)
+        #expect(Self.normalizeVolume(silence, targetDBFS: -30, increaseOnly: true) == silence)
     }
 
     @Test("a two-second pause between sentences is cut to a few hundred milliseconds")
@@ -51,12 +63,12 @@ struct VoicePreprocessingTests {
         let hum = Self.sine(amplitude: 0.001, seconds: 1)
         let tone = Self.sine(amplitude: 0.5, seconds: 1)
         let signal = hum + tone + hum
-        #expect(VoiceEncoder.trimEdges(signal, topDB: 20) == Array(signal[15360..<33280]))
+        #expect(Self.trimEdges(signal, topDB: 20) == Array(signal[15360..<33280]))
         // With top_db 80 the hum is kept as well.
-        #expect(VoiceEncoder.trimEdges(signal, topDB: 80) == signal)
+        #expect(Self.trimEdges(signal, topDB: 80) == signal)
         // All-silent audio has nothing below its own level: librosa keeps it whole, and so do we.
         let silence = [Float](repeating: 0, count: 4000)
-        #expect(VoiceEncoder.trimEdges(silence, topDB: 20) == silence)
+        #expect(Self.trimEdges(silence, topDB: 20) == silence)
     }
 
     @Test("the configured preprocessing is the one applied")

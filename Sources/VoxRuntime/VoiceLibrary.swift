@@ -1,14 +1,14 @@
 import Crypto
+import Darwin
 import Foundation
+import Glibc
 import Logging
+import Musl
 import VoxCore
 
 #if canImport(Glibc)
-import Glibc
 #elseif canImport(Musl)
-import Musl
 #elseif canImport(Darwin)
-import Darwin
 #endif
 
 /// The user's named voice references (`voxserve voices add NAME FILE`, `remove`, `list`).
@@ -259,5 +259,142 @@ public actor VoiceLibrary {
         }
         defer { flock(descriptor, LOCK_UN) }
         return try body()
+    }
+}
+
+/// The voice library's `index.json`: voice name → what is stored for it.
+///
+/// ```json
+/// {"version": 1, "voices": {"alice": {"sha256": "…", "format": "wav", "byteCount": 441044,
+///   "addedAt": "2026-01-01T12:00:00Z", "originalFileName": "alice.wav"}}}
+/// ```
+struct VoiceIndex: Codable, Equatable {
+    struct Record: Codable, Equatable {
+        var sha256: String
+        var format: VoiceReferenceFormat
+        var byteCount: Int
+        var addedAt: Date
+        var originalFileName: String?
+    }
+
+    static let currentVersion = 1
+
+    var version: Int = currentVersion
+    var voices: [String: Record] = [:]
+
+    func entry(named name: String) -> LibraryVoice? {
+        voices[name].map {
+            LibraryVoice(
+                name: name, sha256: $0.sha256, format: $0.format, byteCount: $0.byteCount, addedAt: $0.addedAt,
+                originalFileName: $0.originalFileName
+            )
+        }
+    }
+
+    var entries: [LibraryVoice] { voices.keys.sorted().compactMap(entry(named:)) }
+
+    /// True when some voice other than `excluding` stores its reference in `sha256`.
+    func isReferenced(_ sha256: String, excluding name: String? = nil) -> Bool {
+        voices.contains { $0.key != name && $0.value.sha256 == sha256 }
+    }
+
+    /// Reads the index at `url`; an absent file is an empty library. An index that does not parse,
+    /// or whose entries could name a path, is an error the user must resolve: silently dropping it
+    /// would forget their voices.
+    static func read(from url: URL) throws -> VoiceIndex {
+        guard FileManager.default.fileExists(atPath: url.path) else { return VoiceIndex() }
+        let index: VoiceIndex
+        do {
+            let decoder = JSONDecoder()
+            decoder.dateDecodingStrategy = .iso8601
+            index = try decoder.decode(VoiceIndex.self, from: Data(contentsOf: url))
+        } catch {
+            throw VoxError.io(
+                "The voice index \(url.path) cannot be read (\(error)). Fix it, or move it aside and add the voices again.",
+                path: url.path
+            )
+        }
+        guard index.version == currentVersion else {
+            throw VoxError.io(
+                "The voice index \(url.path) has version \(index.version); this build reads version \(currentVersion).",
+                path: url.path
+            )
+        }
+        for (name, record) in index.voices {
+            guard VoiceLibrary.isValidName(name), ConditioningKey.isDigest(record.sha256) else {
+                throw VoxError.io(
+                    "The voice index \(url.path) has an invalid entry '\(name)'. Fix it, or remove that entry.",
+                    path: url.path
+                )
+            }
+        }
+        return index
+    }
+
+    /// Writes the index atomically (temporary file + rename). Blocking.
+    func write(to url: URL) throws {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        try ConditioningFileIO.writeAtomically(try encoder.encode(self), to: url)
+    }
+}
+
+/// One named voice in the ``VoiceLibrary``: a reference recording stored by content hash.
+public struct LibraryVoice: Sendable, Equatable, Hashable, Codable {
+    public var name: String
+    /// Lowercase hex SHA-256 of the reference's bytes; also its stored file's name.
+    public var sha256: String
+    public var format: VoiceReferenceFormat
+    public var byteCount: Int
+    public var addedAt: Date
+    /// The last path component of the file it was added from, for display only (never a path, never a key).
+    public var originalFileName: String?
+
+    public init(
+        name: String, sha256: String, format: VoiceReferenceFormat, byteCount: Int, addedAt: Date,
+        originalFileName: String?
+    ) {
+        self.name = name
+        self.sha256 = sha256
+        self.format = format
+        self.byteCount = byteCount
+        self.addedAt = addedAt
+        self.originalFileName = originalFileName
+    }
+
+    /// `<sha256>.<ext>`: the stored reference's file name in `voices/references/`.
+    public var fileName: String { "\(sha256).\(format.fileExtension)" }
+}
+
+/// Container formats a voice reference may be stored in (what libsndfile 1.2 reads), recognised by
+/// their first bytes rather than by a file name. The raw value is the stored file's extension.
+public enum VoiceReferenceFormat: String, Sendable, Equatable, Hashable, Codable, CaseIterable {
+    case wav
+    case flac
+    case ogg
+    case mp3
+    case aiff
+
+    public var fileExtension: String { rawValue }
+
+    /// The format `data` starts like, or nil when it is none of these.
+    public static func detect(_ data: Data) -> VoiceReferenceFormat? {
+        let head = [UInt8](data.prefix(12))
+        func ascii(_ text: String, at offset: Int) -> Bool {
+            let bytes = Array(text.utf8)
+            return head.count >= offset + bytes.count && Array(head[offset..<(offset + bytes.count)]) == bytes
+        }
+        if (ascii("RIFF", at: 0) || ascii("RF64", at: 0)) && ascii("WAVE", at: 8) { return .wav }
+        if ascii("fLaC", at: 0) { return .flac }
+        if ascii("OggS", at: 0) { return .ogg }
+        if ascii("FORM", at: 0) && (ascii("AIFF", at: 8) || ascii("AIFC", at: 8)) { return .aiff }
+        if ascii("ID3", at: 0) { return .mp3 }
+        // An MPEG audio frame header: 11 sync bits, a version other than "reserved" (01) and a
+        // layer other than "reserved" (00), which also rules out AAC's ADTS headers.
+        if head.count >= 2, head[0] == 0xFF, head[1] & 0xE0 == 0xE0, head[1] & 0x18 != 0x08, head[1] & 0x06 != 0 {
+            return .mp3
+        }
+        return nil
     }
 }
