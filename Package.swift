@@ -9,12 +9,12 @@ let package = Package(
         .library(name: "VoxCore", targets: ["VoxCore"]),
         .library(name: "VoxEngines", targets: ["VoxEngines"]),
         .library(name: "VoxOptimizer", targets: ["VoxOptimizer"]),
+        .library(name: "VoxRuntime", targets: ["VoxRuntime"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
-        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
@@ -42,23 +42,33 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The composition root: configuration, engine assembly from a plan, the voice registry,
+        // the conditioning store, the speech service (in process or in a worker), the doctor report.
+        .target(
+            name: "VoxRuntime",
+            dependencies: [
+                "VoxCore", "VoxAudio", "VoxONNX", "VoxPhonemizer", "VoxEngines", "VoxOptimizer",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // HTTP only: the application, routes, middleware, queue, metrics and worker supervision.
         .target(
             name: "VoxServer",
             dependencies: [
-                "VoxCore", "VoxAudio", "VoxONNX", "VoxPhonemizer", "VoxEngines", "VoxOptimizer",
-                .product(name: "Crypto", package: "swift-crypto"),
+                "VoxCore", "VoxAudio", "VoxRuntime",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             resources: [.copy("Resources")]
         ),
+        // Only `serve` needs VoxServer; the other commands build on VoxRuntime.
         .executableTarget(
             name: "voxserve",
             dependencies: [
-                "VoxCore", "VoxAudio", "VoxONNX", "VoxPhonemizer", "VoxEngines", "VoxOptimizer", "VoxServer",
+                "VoxCore", "VoxAudio", "VoxONNX", "VoxPhonemizer", "VoxEngines", "VoxOptimizer", "VoxRuntime", "VoxServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -70,10 +80,11 @@ let package = Package(
         .testTarget(name: "VoxPhonemizerTests", dependencies: ["VoxCore", "VoxPhonemizer"]),
         .testTarget(name: "VoxEnginesTests", dependencies: ["VoxCore", "VoxAudio", "VoxONNX", "VoxPhonemizer", "VoxEngines"]),
         .testTarget(name: "VoxOptimizerTests", dependencies: ["VoxCore", "VoxONNX", "VoxOptimizer"]),
+        .testTarget(name: "VoxRuntimeTests", dependencies: ["VoxCore", "VoxAudio", "VoxEngines", "VoxOptimizer", "VoxRuntime"]),
         .testTarget(
             name: "VoxServerTests",
             dependencies: [
-                "VoxCore", "VoxAudio", "VoxEngines", "VoxOptimizer", "VoxServer",
+                "VoxCore", "VoxAudio", "VoxEngines", "VoxOptimizer", "VoxRuntime", "VoxServer",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),

@@ -35,13 +35,20 @@ public struct SynthesisRequest: Sendable, Equatable {
     /// Longest text a single request may carry.
     public static let maxTextLength = 10_000
 
-    /// Throws a clear error for text that cannot be spoken and for out-of-range parameters.
+    /// Throws a clear error for text that cannot be spoken, text longer than `maxTextLength` and
+    /// out-of-range parameters. The entry point (server, CLI) calls this with its configured limit.
     public func validate(maxTextLength: Int = SynthesisRequest.maxTextLength) throws {
-        if text.allSatisfy({ $0.isWhitespace || $0.isNewline }) {
-            throw VoxError.invalidInput("The text is empty: give at least one word to speak.")
-        }
         if text.count > maxTextLength {
             throw VoxError.invalidInput("The text is \(text.count) characters long; the limit is \(maxTextLength). Split it into several requests.")
+        }
+        try validateParameters()
+    }
+
+    /// The checks an engine makes itself: empty text and out-of-range parameters. The length limit
+    /// is the entry point's to set (`validate(maxTextLength:)`), so engines do not apply a default one.
+    public func validateParameters() throws {
+        if text.allSatisfy({ $0.isWhitespace || $0.isNewline }) {
+            throw VoxError.invalidInput("The text is empty: give at least one word to speak.")
         }
         if !(speed.isFinite && speed >= 0.25 && speed <= 4) {
             throw VoxError.invalidInput("speed must be between 0.25 and 4 (got \(speed)).")

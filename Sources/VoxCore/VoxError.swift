@@ -1,7 +1,7 @@
 /// The one error type VoxServe's libraries throw. A struct around a private code, so adding a
 /// code breaks no caller; `message` is one sentence that says what was wrong and what to do.
 public struct VoxError: Error, Sendable, Equatable, CustomStringConvertible {
-    public enum Kind: String, Sendable, Equatable, CaseIterable {
+    public enum Kind: String, Sendable, Equatable, Codable, CaseIterable {
         /// The caller's input is unusable (empty or too long text, bad parameter).
         case invalidInput = "invalid_input"
         /// A voice name or id that no library knows.
@@ -20,6 +20,8 @@ public struct VoxError: Error, Sendable, Equatable, CustomStringConvertible {
         case io = "io"
         /// The server is busy or a resource is exhausted.
         case unavailable = "unavailable"
+        /// The request clashes with what exists (a voice name already taken).
+        case conflict = "conflict"
     }
 
     public let kind: Kind

@@ -30,16 +30,16 @@ public actor MemorySpeakerConditioningStore: SpeakerConditioningStore {
     public func conditioning(
         for reference: VoiceReference, engine: String, modelFingerprint: String, parameters: [String: String],
         compute: @escaping @Sendable () async throws -> [String: Tensor]
-    ) async throws -> [String: Tensor] {
+    ) async throws -> (tensors: [String: Tensor], outcome: ConditioningCacheOutcome) {
         let key = Key(data: reference.data, engine: engine, modelFingerprint: modelFingerprint, parameters: parameters)
         if let entry = entries[key] {
             hits += 1
             touch(key)
-            return entry
+            return (entry, .memoryHit)
         }
         if let running = inFlight[key] {
             hits += 1
-            return try await running.value
+            return (try await running.value, .miss)
         }
         let task = Task { try await compute() }
         inFlight[key] = task
@@ -51,7 +51,7 @@ public actor MemorySpeakerConditioningStore: SpeakerConditioningStore {
         while order.count > capacity {
             entries[order.removeFirst()] = nil
         }
-        return value
+        return (value, .miss)
     }
 
     private func touch(_ key: Key) {

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import VoxAudio
 import VoxCore
 import VoxONNX
 
@@ -75,7 +76,7 @@ public final class PiperEngine: SpeechSynthesizer {
         AsyncThrowingStream { continuation in
             let task = Task {
                 do {
-                    try request.validate()
+                    try request.validateParameters()
                     let sentences = try await self.phonemizer.sentencePhonemes(for: request.text, voice: self.voice.espeakVoice)
                     let spoken = sentences.filter { !$0.allSatisfy { $0.isWhitespace || $0.isPunctuation } }
                     guard !spoken.isEmpty else {
@@ -144,17 +145,8 @@ public final class PiperEngine: SpeechSynthesizer {
         } catch let error as ONNXRuntimeError {
             throw VoxError.engineFailure("Piper inference failed for voice \(voice.name): \(error.message)", detail: error.description)
         }
-        var samples = output.floats()
-        Self.peakNormalize(&samples)
-        return AudioBuffer(samples: samples, sampleRate: voice.sampleRate)
-    }
-
-    /// Piper's normalisation: scale so the peak is full scale, never amplifying more than 100×.
-    static func peakNormalize(_ samples: inout [Float]) {
-        let peak = samples.reduce(Float(0)) { max($0, abs($1)) }
-        guard peak.isFinite else { return }
-        let scale = 1 / max(0.01, peak)
-        for i in samples.indices { samples[i] = min(1, max(-1, samples[i] * scale)) }
+        // Piper's normalisation: peak at full scale, never amplified more than 100×, clamped to ±1.
+        return AudioBuffer(samples: output.floats(), sampleRate: voice.sampleRate).peakNormalized(to: 1, floor: 0.01, clipped: true)
     }
 }
 

@@ -104,11 +104,6 @@ public struct PiperVoice: Sendable, Equatable {
         return id
     }
 
-    /// Identifies the model file for cache keys: size and modification time.
-    public var fingerprint: String {
-        let attrs = try? FileManager.default.attributesOfItem(atPath: modelURL.path)
-        let size = (attrs?[.size] as? NSNumber)?.int64Value ?? 0
-        let mtime = (attrs?[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
-        return "\(size)-\(Int64(mtime))"
-    }
+    /// Identifies the model file for cache keys (`ModelFingerprint`).
+    public var fingerprint: String { ModelFingerprint.of(modelURL) }
 }

@@ -8,9 +8,9 @@ import VoxONNX
 public protocol SpeakerConditioningStore: Sendable {
     /// The conditioning for `reference` under `engine`, `modelFingerprint` and `parameters`:
     /// a stored entry, or what `compute` returns (which the store then keeps). Concurrent calls
-    /// for one entry should run `compute` once.
+    /// for one entry should run `compute` once. Returns where the entry came from with it.
     func conditioning(
         for reference: VoiceReference, engine: String, modelFingerprint: String, parameters: [String: String],
         compute: @escaping @Sendable () async throws -> [String: Tensor]
-    ) async throws -> [String: Tensor]
+    ) async throws -> (tensors: [String: Tensor], outcome: ConditioningCacheOutcome)
 }

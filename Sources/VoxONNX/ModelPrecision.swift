@@ -1,5 +1,37 @@
+/// One ONNX graph of a model, by the name its files carry: Piper has one (`model`), Chatterbox
+/// four (`speech_encoder`, `embed_tokens`, `language_model`, `conditional_decoder`). The plan, the
+/// engines and the file layouts all name graphs with this type.
+public struct ModelComponentID: RawRepresentable, Sendable, Hashable, Codable, Comparable, CustomStringConvertible, ExpressibleByStringLiteral {
+    public var rawValue: String
+
+    public init(rawValue: String) { self.rawValue = rawValue }
+    public init(_ rawValue: String) { self.rawValue = rawValue }
+    public init(stringLiteral value: String) { self.rawValue = value }
+
+    public init(from decoder: any Decoder) throws { rawValue = try decoder.singleValueContainer().decode(String.self) }
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(rawValue)
+    }
+
+    public var description: String { rawValue }
+    public static func < (a: ModelComponentID, b: ModelComponentID) -> Bool { a.rawValue < b.rawValue }
+
+    /// A Piper voice's single VITS graph.
+    public static let piperModel: ModelComponentID = "model"
+    /// Chatterbox: reference audio → voice conditioning.
+    public static let speechEncoder: ModelComponentID = "speech_encoder"
+    /// Chatterbox: token ids → embeddings.
+    public static let embedTokens: ModelComponentID = "embed_tokens"
+    /// Chatterbox: the autoregressive speech-token model with a KV cache.
+    public static let languageModel: ModelComponentID = "language_model"
+    /// Chatterbox: speech tokens + speaker conditioning → 24 kHz waveform.
+    public static let conditionalDecoder: ModelComponentID = "conditional_decoder"
+}
+
 /// A numeric variant of a model file, as ONNX exports ship them side by side
 /// (`language_model.onnx`, `language_model_fp16.onnx`, `language_model_q4.onnx`, …).
+/// `allCases` runs from the most to the least precise as an export lists them.
 public enum ModelPrecision: String, Sendable, Hashable, Codable, CaseIterable, CustomStringConvertible {
     case fp32
     case fp16
@@ -13,7 +45,7 @@ public enum ModelPrecision: String, Sendable, Hashable, Codable, CaseIterable, C
 
     public var description: String { rawValue }
 
-    /// The file-name suffix an export uses for this variant ("" for fp32).
+    /// The file-name suffixes an export uses for this variant ("" for fp32), the usual one first.
     public var fileSuffixes: [String] {
         switch self {
         case .fp32: [""]
@@ -25,19 +57,8 @@ public enum ModelPrecision: String, Sendable, Hashable, Codable, CaseIterable, C
         }
     }
 
-    /// Splits an ONNX file name into component and precision: "language_model_q4f16.onnx" →
-    /// ("language_model", .q4f16); "conditional_decoder.onnx" → ("conditional_decoder", .fp32).
-    /// Nil for names that are not `.onnx` files.
-    public static func parse(fileName: String) -> (component: String, precision: ModelPrecision)? {
-        guard fileName.hasSuffix(".onnx") else { return nil }
-        let stem = String(fileName.dropLast(".onnx".count))
-        guard !stem.isEmpty else { return nil }
-        // Longest suffix first, so "_q4f16" is not read as "_q4" plus "f16".
-        let candidates = ModelPrecision.allCases.flatMap { p in p.fileSuffixes.filter { !$0.isEmpty }.map { (p, $0) } }
-            .sorted { $0.1.count > $1.1.count }
-        for (precision, suffix) in candidates where stem.hasSuffix(suffix) && stem.count > suffix.count {
-            return (String(stem.dropLast(suffix.count)), precision)
-        }
-        return (stem, .fp32)
+    /// The file names `component` may have in this precision, the usual one first.
+    public func fileNames(for component: ModelComponentID) -> [String] {
+        fileSuffixes.map { component.rawValue + $0 + ".onnx" }
     }
 }

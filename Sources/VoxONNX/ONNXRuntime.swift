@@ -111,17 +111,12 @@ public final class ONNXRuntime: @unchecked Sendable {
 
     /// The process-wide runtime: the GPU build of the library when `preferGPU` and setup installed it,
     /// else the CPU build. ORT allows one environment per process, so this is created once per flavour.
-    public static func shared(preferGPU: Bool = false, paths: VoxPaths = .fromEnvironment()) throws -> ONNXRuntime {
+    public static func shared(preferGPU: Bool = false, paths: VoxPaths) throws -> ONNXRuntime {
         lock.lock()
         defer { lock.unlock() }
         // Only one library can be loaded per process; once one is, everyone gets it.
         if let existing = instances[preferGPU] ?? instances.values.first { return existing }
-        var candidates: [URL] = []
-        if let explicit = ProcessInfo.processInfo.environment["VOXSERVE_ORT_LIBRARY"], !explicit.isEmpty {
-            candidates.append(URL(fileURLWithPath: explicit))
-        }
-        candidates += paths.onnxRuntimeLibraryCandidates(preferGPU: preferGPU)
-        let runtime = try ONNXRuntime(candidates: candidates)
+        let runtime = try ONNXRuntime(candidates: paths.onnxRuntimeLibraryCandidates(preferGPU: preferGPU))
         instances[preferGPU] = runtime
         return runtime
     }

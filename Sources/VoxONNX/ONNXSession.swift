@@ -17,7 +17,6 @@ public final class ONNXSession: @unchecked Sendable {
     private let session: OpaquePointer
     /// The `OrtSession` handle, for `ONNXIOBinding`.
     var handle: OpaquePointer { session }
-    private let memoryInfo: OpaquePointer
 
     public init(modelPath: String, options: SessionOptions = SessionOptions(), runtime: ONNXRuntime) throws {
         guard FileManager.default.fileExists(atPath: modelPath) else {
@@ -31,16 +30,8 @@ public final class ONNXSession: @unchecked Sendable {
 
         var session: OpaquePointer?
         try runtime.check(api.CreateSession(runtime.env, modelPath, so, &session))
-        var memoryInfo: OpaquePointer?
-        do {
-            try runtime.check(api.CreateCpuMemoryInfo(OrtArenaAllocator, OrtMemTypeDefault, &memoryInfo))
-        } catch {
-            api.ReleaseSession(session)
-            throw error
-        }
         self.runtime = runtime
         self.session = session!
-        self.memoryInfo = memoryInfo!
         self.modelPath = modelPath
         self.options = options
         do {
@@ -48,14 +39,12 @@ public final class ONNXSession: @unchecked Sendable {
             self.outputs = try Self.describe(session!, runtime: runtime, inputs: false)
             self.metadata = (try? Self.readMetadata(session!, runtime: runtime)) ?? [:]
         } catch {
-            api.ReleaseMemoryInfo(memoryInfo)
             api.ReleaseSession(session)
             throw error
         }
     }
 
     deinit {
-        runtime.api.pointee.ReleaseMemoryInfo(memoryInfo)
         runtime.api.pointee.ReleaseSession(session)
     }
 
@@ -186,7 +175,7 @@ public final class ONNXSession: @unchecked Sendable {
         let api = runtime.api.pointee
         try runtime.check(api.SetIntraOpNumThreads(so, Int32(options.intraOpThreads)))
         try runtime.check(api.SetInterOpNumThreads(so, Int32(options.interOpThreads)))
-        let level: GraphOptimizationLevel
+        let level: CONNXRuntime.GraphOptimizationLevel
         switch options.graphOptimizationLevel {
         case .disabled: level = ORT_DISABLE_ALL
         case .basic: level = ORT_ENABLE_BASIC
@@ -200,17 +189,17 @@ public final class ONNXSession: @unchecked Sendable {
         for (key, value) in options.configEntries.sorted(by: { $0.key < $1.key }) {
             try runtime.check(api.AddSessionConfigEntry(so, key, value))
         }
-        if case .cuda(let device, let cudaGraph) = options.provider {
+        if options.provider == .cuda {
             // Before ONNX Runtime opens libonnxruntime_providers_cuda.so, which needs them by soname.
             try runtime.preloadCUDALibraries()
             var cuda: OpaquePointer?
             try runtime.check(api.CreateCUDAProviderOptions(&cuda))
             defer { api.ReleaseCUDAProviderOptions(cuda) }
             let pairs: [(String, String)] = [
-                ("device_id", String(device)),
-                ("cudnn_conv_algo_search", "HEURISTIC"),
+                ("device_id", String(options.deviceID)),
+                ("cudnn_conv_algo_search", options.cudnnConvAlgoSearch.rawValue),
                 ("do_copy_in_default_stream", "1"),
-                ("enable_cuda_graph", cudaGraph ? "1" : "0"),
+                ("enable_cuda_graph", options.cudaGraph ? "1" : "0"),
             ]
             let keys = pairs.map { strdup($0.0) }
             let values = pairs.map { strdup($0.1) }

@@ -34,6 +34,9 @@ public enum TensorElementType: String, Sendable, Equatable, Codable {
         }
     }
 
+    /// Every type whose elements are stored (all but `.other`).
+    public static let allStored: [TensorElementType] = [.float32, .float16, .int64, .int32, .bool, .uint8, .int8, .bfloat16, .double]
+
     /// Bytes per element.
     public var size: Int {
         switch self {

@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import Logging
 import VoxCore
+import VoxONNX
 
 /// Remembers what an engine computed from a voice reference, so a voice cloned once is never
 /// computed twice: first in memory (least recently used first out, under a byte budget), then in
@@ -82,10 +83,11 @@ public actor ConditioningCache {
         return try await task.value
     }
 
-    /// The counters now, with the store's current size.
-    public func stats() async -> ConditioningCacheStats {
+    /// The counters now, with the store's current size unless `includingStore` is false (the
+    /// store's size costs a directory listing; the counters cost nothing).
+    public func stats(includingStore: Bool = true) async -> ConditioningCacheStats {
         var usage = ConditioningStoreUsage(entries: 0, bytes: 0)
-        if let store {
+        if includingStore, let store {
             do {
                 usage = try await store.usage()
             } catch {
@@ -229,6 +231,9 @@ public struct ConditioningKey: Sendable, Hashable, CustomStringConvertible {
         return hex(hasher.finalize())
     }
 
+    /// Lowercase hex SHA-256 of `data`: how a reference's content is named (in keys and in the voice library).
+    public static func contentDigest(of data: Data) -> String { hex(SHA256.hash(data: data)) }
+
     static func hex<D: Sequence>(_ digest: D) -> String where D.Element == UInt8 {
         let digits = Array("0123456789abcdef".utf8)
         var out = [UInt8]()
@@ -241,7 +246,7 @@ public struct ConditioningKey: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// True for a 64-character lowercase hex string: what a digest looks like, and all a file name made from one can be.
-    static func isDigest(_ string: String) -> Bool {
+    public static func isDigest(_ string: String) -> Bool {
         string.utf8.count == 64 && string.utf8.allSatisfy { (48...57).contains($0) || (97...102).contains($0) }
     }
 }
@@ -411,32 +416,13 @@ public struct ConditioningCacheStats: Sendable, Equatable, Codable {
     public var requests: Int { memoryHits + diskHits + misses + coalescedRequests }
 }
 
-/// Where a ``ConditioningCache`` answer came from.
-public enum ConditioningCacheOutcome: String, Sendable, Equatable, Hashable, Codable, CaseIterable {
-    /// Found in the memory tier.
-    case memoryHit = "memory_hit"
-    /// Read from a disk entry (and now also held in memory).
-    case diskHit = "disk_hit"
-    /// Computed by the engine (and now stored). A request that joined a computation already in
-    /// flight for the same key also reports `.miss`: it waited for the same computation.
-    case miss
-}
 
-/// What an engine computes from a voice reference and the ``ConditioningCache`` keeps: named
-/// tensors (for Chatterbox, the speech encoder's `audio_features`, `audio_tokens`,
-/// `speaker_embeddings` and `speaker_features`).
-public struct Conditioning: Sendable, Equatable, Hashable {
-    public let tensors: [String: ConditioningTensor]
+/// What an engine computes from a voice reference and the ``ConditioningCache`` keeps: the
+/// engine's own named tensors (for Chatterbox, the speech encoder's `audio_features`,
+/// `audio_tokens`, `speaker_embeddings` and `speaker_features`).
+public typealias Conditioning = [String: Tensor]
 
-    public init(_ tensors: [String: ConditioningTensor]) {
-        self.tensors = tensors
-    }
-
-    public subscript(name: String) -> ConditioningTensor? { tensors[name] }
-
-    /// Tensor names in a stable (sorted) order.
-    public var names: [String] { tensors.keys.sorted() }
-
+extension Dictionary where Key == String, Value == Tensor {
     /// Bytes held by all tensors' elements: what the memory budget counts.
-    public var byteCount: Int { tensors.values.reduce(0) { $0 + $1.byteCount } }
+    public var byteCount: Int { values.reduce(0) { $0 + $1.bytes.count } }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import VoxCore
+import VoxONNX
 
 /// Measures what the conditioning cache saves: the time of a miss (the engine computes), of a
 /// memory hit and of a disk hit (a new cache instance, so an empty memory tier, on the same
@@ -31,14 +32,14 @@ public enum ConditioningCacheBenchmark {
             let start = clock.now
             let key = ConditioningKey(referenceData: reference, engine: engine, modelFingerprint: modelFingerprint, parameters: parameters)
             let (value, outcome) = try await cache.conditioning(for: key, compute: compute)
-            return (value, outcome, seconds(clock.now - start))
+            return (value, outcome, (clock.now - start).seconds)
         }
 
         var keySamples: [Double] = []
         for _ in 0..<iterations {
             let start = clock.now
             _ = ConditioningKey(referenceData: reference, engine: engine, modelFingerprint: modelFingerprint, parameters: parameters)
-            keySamples.append(seconds(clock.now - start))
+            keySamples.append((clock.now - start).seconds)
         }
 
         let first = ConditioningCache(configuration: configuration, logger: logger)
@@ -76,11 +77,6 @@ public enum ConditioningCacheBenchmark {
             )
         }
         return result
-    }
-
-    private static func seconds(_ duration: Duration) -> Double {
-        let parts = duration.components
-        return Double(parts.seconds) + Double(parts.attoseconds) * 1e-18
     }
 }
 

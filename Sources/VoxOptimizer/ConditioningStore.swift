@@ -1,11 +1,9 @@
 import Crypto
-import Darwin
 import Dispatch
 import Foundation
-import Glibc
 import Logging
-import Musl
 import VoxCore
+import VoxONNX
 
 /// A persistent tier of the ``ConditioningCache``: somewhere conditionings outlive the process.
 public protocol ConditioningStore: Sendable {
@@ -61,7 +59,7 @@ public struct DiskConditioningStore: ConditioningStore {
 
     public func load(_ key: ConditioningKey) async throws -> Conditioning? {
         let url = entryURL(for: key)
-        return try await ConditioningFileIO.perform {
+        return try await offload {
             let bytes: Data
             do {
                 guard FileManager.default.fileExists(atPath: url.path) else { return nil }
@@ -82,15 +80,15 @@ public struct DiskConditioningStore: ConditioningStore {
 
     public func save(_ conditioning: Conditioning, for key: ConditioningKey) async throws {
         let url = entryURL(for: key)
-        try await ConditioningFileIO.perform {
+        try await offload {
             let bytes = try ConditioningFileFormat.encode(conditioning, for: key)
-            try ConditioningFileIO.writeAtomically(bytes, to: url)
+            try AtomicFile.write(bytes, to: url)
         }
     }
 
     public func remove(_ key: ConditioningKey) async throws {
         let url = entryURL(for: key)
-        try await ConditioningFileIO.perform {
+        try await offload {
             do {
                 try FileManager.default.removeItem(at: url)
             } catch where !FileManager.default.fileExists(atPath: url.path) {
@@ -104,7 +102,7 @@ public struct DiskConditioningStore: ConditioningStore {
     public func usage() async throws -> ConditioningStoreUsage {
         let directory = self.directory
         let logger = self.logger
-        return try await ConditioningFileIO.perform {
+        return try await offload {
             let names: [String]
             do {
                 names = try FileManager.default.contentsOfDirectory(atPath: directory.path)
@@ -118,7 +116,7 @@ public struct DiskConditioningStore: ConditioningStore {
             for name in names {
                 let path = directory.appendingPathComponent(name).path
                 guard let attributes = try? FileManager.default.attributesOfItem(atPath: path) else { continue }
-                if ConditioningFileIO.isTemporaryFileName(name) {
+                if AtomicFile.isTemporaryFileName(name) {
                     if let modified = attributes[.modificationDate] as? Date,
                         now.timeIntervalSince(modified) > Self.staleTemporaryFileAge
                     {
@@ -194,10 +192,14 @@ enum ConditioningFileFormat {
     ) throws -> Data {
         var records: [TensorRecord] = []
         var offset = 0
-        for name in conditioning.names {
-            let tensor = conditioning.tensors[name]!
-            records.append(TensorRecord(name: name, dtype: tensor.dtype.rawValue, shape: tensor.shape, dataOffsets: [offset, offset + tensor.byteCount]))
-            offset += tensor.byteCount
+        let names = conditioning.keys.sorted()
+        for name in names {
+            let tensor = conditioning[name]!
+            guard let dtype = dtypeName(tensor.elementType) else {
+                throw VoxError.engineFailure("Conditioning tensor '\(name)' has type \(tensor.elementType.rawValue), which the cache cannot store.")
+            }
+            records.append(TensorRecord(name: name, dtype: dtype, shape: tensor.shape, dataOffsets: [offset, offset + tensor.bytes.count]))
+            offset += tensor.bytes.count
         }
         let header = Header(
             format: format, version: version,
@@ -215,7 +217,7 @@ enum ConditioningFileFormat {
         var out = Data(capacity: 8 + json.count + offset + checksumLength)
         withUnsafeBytes(of: UInt64(json.count).littleEndian) { out.append(contentsOf: $0) }
         out.append(json)
-        for name in conditioning.names { out.append(conditioning.tensors[name]!.data) }
+        for name in names { out.append(conditioning[name]!.bytes) }
         out.append(contentsOf: SHA256.hash(data: out))
         return out
     }
@@ -259,10 +261,10 @@ enum ConditioningFileFormat {
         }
 
         let dataLength = bodyEnd - dataStart
-        var tensors: [String: ConditioningTensor] = [:]
+        var tensors: Conditioning = [:]
         var expectedOffset = 0
         for record in header.tensors {
-            guard let dtype = ConditioningDType(rawValue: record.dtype) else {
+            guard let type = elementType(dtypeName: record.dtype) else {
                 throw invalid("tensor '\(record.name)' has unknown dtype '\(record.dtype)'")
             }
             guard record.dataOffsets.count == 2, record.dataOffsets[0] == expectedOffset,
@@ -274,17 +276,48 @@ enum ConditioningFileFormat {
                 throw invalid("tensor '\(record.name)' appears twice")
             }
             let range = (dataStart + record.dataOffsets[0])..<(dataStart + record.dataOffsets[1])
-            do {
-                tensors[record.name] = try ConditioningTensor(dtype: dtype, shape: record.shape, data: bytes.subdata(in: range))
-            } catch let error as VoxError {
-                throw invalid("tensor '\(record.name)': \(error.message)")
+            guard let count = elementCount(of: record.shape), count.multipliedReportingOverflow(by: type.size) == (range.count, false) else {
+                throw invalid("tensor '\(record.name)' of shape \(record.shape) does not fill its \(range.count) bytes")
             }
+            tensors[record.name] = Tensor(elementType: type, shape: record.shape, bytes: bytes.subdata(in: range))
             expectedOffset = record.dataOffsets[1]
         }
         guard expectedOffset == dataLength else {
             throw invalid("the data section has \(dataLength - expectedOffset) bytes that no tensor claims")
         }
-        return Conditioning(tensors)
+        return tensors
+    }
+
+    /// The safetensors dtype name the header stores for an element type.
+    static func dtypeName(_ type: TensorElementType) -> String? {
+        switch type {
+        case .float32: "F32"
+        case .float16: "F16"
+        case .bfloat16: "BF16"
+        case .double: "F64"
+        case .int64: "I64"
+        case .int32: "I32"
+        case .int8: "I8"
+        case .uint8: "U8"
+        case .bool: "BOOL"
+        case .other: nil
+        }
+    }
+
+    static func elementType(dtypeName: String) -> TensorElementType? {
+        TensorElementType.allStored.first { self.dtypeName($0) == dtypeName }
+    }
+
+    /// nil when a dimension is negative or the product overflows.
+    static func elementCount(of shape: [Int]) -> Int? {
+        var count = 1
+        for dimension in shape {
+            guard dimension >= 0 else { return nil }
+            let (product, overflow) = count.multipliedReportingOverflow(by: dimension)
+            guard !overflow else { return nil }
+            count = product
+        }
+        return count
     }
 
     private static func invalid(_ reason: String) -> VoxError {
@@ -292,57 +325,3 @@ enum ConditioningFileFormat {
     }
 }
 
-#if canImport(Glibc)
-#elseif canImport(Musl)
-#elseif canImport(Darwin)
-#endif
-
-/// Blocking file work for the conditioning cache and the voice library, run on Dispatch's global
-/// queue so that it never blocks a thread of Swift's cooperative pool.
-enum ConditioningFileIO {
-    /// Runs `body` on a Dispatch worker thread and resumes with its result.
-    static func perform<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global(qos: .userInitiated).async {
-                continuation.resume(with: Result { try body() })
-            }
-        }
-    }
-
-    /// Writes `data` to a temporary file in `url`'s folder, flushes it to disk and renames it over
-    /// `url`, so a reader (in this process or another) sees the old file or the new one, never a
-    /// partial one. Blocking: call it inside ``perform(_:)``.
-    static func writeAtomically(_ data: Data, to url: URL) throws {
-        let folder = url.deletingLastPathComponent()
-        let temporary = folder.appendingPathComponent(".\(url.lastPathComponent).\(UUID().uuidString).tmp")
-        do {
-            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-            guard FileManager.default.createFile(atPath: temporary.path, contents: nil) else {
-                throw VoxError.io("Cannot create \(temporary.path): check that the folder is writable.", path: temporary.path)
-            }
-            let handle = try FileHandle(forWritingTo: temporary)
-            do {
-                try handle.write(contentsOf: data)
-                try handle.synchronize()
-                try handle.close()
-            } catch {
-                try? handle.close()
-                throw error
-            }
-            guard rename(temporary.path, url.path) == 0 else {
-                let reason = String(cString: strerror(errno))
-                throw VoxError.io("Cannot rename \(temporary.lastPathComponent) to \(url.path): \(reason).", path: url.path)
-            }
-        } catch {
-            try? FileManager.default.removeItem(at: temporary)
-            if let voxError = error as? VoxError { throw voxError }
-            throw VoxError.io("Cannot write \(url.path): \(error.localizedDescription)", path: url.path)
-        }
-    }
-
-    /// True when `name` is one of the temporary files ``writeAtomically(_:to:)`` leaves behind if
-    /// the process dies between creating and renaming it.
-    static func isTemporaryFileName(_ name: String) -> Bool {
-        name.hasPrefix(".") && name.hasSuffix(".tmp")
-    }
-}

@@ -1,5 +1,6 @@
 import Foundation
 import VoxCore
+import VoxONNX
 
 /// The ordered ways to run a model on this machine: the first entry is the plan, the rest are the
 /// fallbacks, and the last one is always CPU fp32 (or the most precise variant shipped).
@@ -35,10 +36,10 @@ public struct PlanEntry: Sendable, Equatable, Codable {
     /// and its precision (`SessionOptions.optimized_model_filepath`), and loads it next time instead
     /// of optimizing again. Nil: neither load nor save.
     public var optimizedModelCacheKey: String?
-    /// cuDNN convolution algorithm search ("HEURISTIC"); nil on CPU.
-    public var cudnnConvAlgoSearch: String?
-    /// Bind inputs and outputs to device memory (ORT IO binding), so tensors passed between steps
-    /// stay on the GPU.
+    /// cuDNN convolution algorithm search, passed to the CUDA provider; nil on CPU.
+    public var cudnnConvAlgoSearch: CUDNNConvAlgoSearch?
+    /// Token engines on CUDA: bind the language model's inputs and outputs to device memory (ORT
+    /// IO binding), so the KV cache stays on the GPU between steps.
     public var ioBinding: Bool
     public var chunking: ChunkingPolicy
     /// Why each setting was chosen, in words.
@@ -46,7 +47,7 @@ public struct PlanEntry: Sendable, Equatable, Codable {
 
     public init(
         provider: ExecutionProvider, deviceIndex: Int? = nil, components: [ComponentPlan], intraOpThreads: Int, interOpThreads: Int = 1,
-        graphOptimization: GraphOptimizationLevel = .all, optimizedModelCacheKey: String? = nil, cudnnConvAlgoSearch: String? = nil,
+        graphOptimization: GraphOptimizationLevel = .all, optimizedModelCacheKey: String? = nil, cudnnConvAlgoSearch: CUDNNConvAlgoSearch? = nil,
         ioBinding: Bool = false, chunking: ChunkingPolicy = ChunkingPolicy(), reasons: [String] = []
     ) {
         self.provider = provider
@@ -62,11 +63,11 @@ public struct PlanEntry: Sendable, Equatable, Codable {
         self.reasons = reasons
     }
 
-    public func precision(for component: String) -> ModelPrecision? {
+    public func precision(for component: ModelComponentID) -> ModelPrecision? {
         components.first { $0.name == component }?.precision
     }
 
-    public func usesCUDAGraph(for component: String) -> Bool {
+    public func usesCUDAGraph(for component: ModelComponentID) -> Bool {
         components.first { $0.name == component }?.cudaGraph ?? false
     }
 
@@ -84,39 +85,35 @@ public struct PlanEntry: Sendable, Equatable, Codable {
 
 /// What one plan entry does with one model component.
 public struct ComponentPlan: Sendable, Equatable, Codable {
-    public var name: String
+    public var name: ModelComponentID
     public var precision: ModelPrecision
     /// Capture the graph once and replay it (ORT CUDA `enable_cuda_graph`); only for static shapes on CUDA.
     public var cudaGraph: Bool
 
-    public init(name: String, precision: ModelPrecision, cudaGraph: Bool = false) {
+    public init(name: ModelComponentID, precision: ModelPrecision, cudaGraph: Bool = false) {
         self.name = name
         self.precision = precision
         self.cudaGraph = cudaGraph
     }
 }
 
-/// How an engine cuts work so that the first audio comes early.
+/// How an engine cuts work so that the first audio comes early. Each field is set only for the
+/// kind of engine it drives (``ModelInventory/Kind``): a plan states only what runs.
 public struct ChunkingPolicy: Sendable, Equatable, Codable {
-    /// Synthesize sentence by sentence and hand each out when ready (every engine).
-    public var splitSentences: Bool
-    /// Sentences longer than this are split at commas, then spaces (`TextSegmenter`).
-    public var maxSentenceCharacters: Int
-    /// For token-generating engines (Chatterbox, 25 speech tokens per second of audio): tokens
-    /// decoded into the first audio chunk. Small, so that the first audio comes early.
-    public var firstChunkTokens: Int
-    /// Tokens per later chunk: larger, so that the decoder's fixed cost per call and the seams
-    /// between chunks are paid less often.
-    public var chunkTokens: Int
-    /// For engines whose sentences are independent (Piper): how many sentences run at once, each
-    /// with `intraOpThreads / parallelSentences` threads. Still handed out in order.
+    /// Token engines: sentences longer than this are split at commas, then spaces (`TextSegmenter`)
+    /// before generation. Nil for Piper, whose sentences are espeak-ng's clauses.
+    public var maxSentenceCharacters: Int?
+    /// Token engines (Chatterbox, 25 speech tokens per second of audio): tokens decoded into the
+    /// first audio chunk. Small, so that the first audio comes early.
+    public var firstChunkTokens: Int?
+    /// Token engines: tokens per later chunk, larger so that the decoder's fixed cost per call and
+    /// the seams between chunks are paid less often.
+    public var chunkTokens: Int?
+    /// Engines whose sentences are independent (Piper): how many sentences run at once, each with
+    /// `intraOpThreads / parallelSentences` threads. Still handed out in order. 1 for token engines.
     public var parallelSentences: Int
 
-    public init(
-        splitSentences: Bool = true, maxSentenceCharacters: Int = 300, firstChunkTokens: Int = 25, chunkTokens: Int = 50,
-        parallelSentences: Int = 1
-    ) {
-        self.splitSentences = splitSentences
+    public init(maxSentenceCharacters: Int? = nil, firstChunkTokens: Int? = nil, chunkTokens: Int? = nil, parallelSentences: Int = 1) {
         self.maxSentenceCharacters = maxSentenceCharacters
         self.firstChunkTokens = firstChunkTokens
         self.chunkTokens = chunkTokens
@@ -153,73 +150,48 @@ public struct PlanOverrides: Sendable, Equatable, Codable {
 }
 
 /// The components of one model and the precision variants of each that are present on disk.
+/// The engine's file layout builds it (`PiperVoice`, `ChatterboxModelFiles`).
 public struct ModelInventory: Sendable, Equatable, Codable {
+    /// How the engine turns text into audio, which decides what its plan's chunking holds.
+    public enum Kind: String, Sendable, Equatable, Codable {
+        /// Sentences are independent one-shot graph runs (Piper/VITS): they may run in parallel.
+        case sentences
+        /// Speech tokens come one per language-model step with a KV cache (Chatterbox): audio is
+        /// decoded in token chunks, and the cache may stay on the GPU between steps.
+        case tokens
+    }
+
     /// The model's name, for example "chatterbox-turbo" or "en_US-joe-medium".
     public var model: String
+    public var kind: Kind
     public var components: [ModelComponent]
 
-    public init(model: String, components: [ModelComponent]) {
+    public init(model: String, kind: Kind = .sentences, components: [ModelComponent]) {
         self.model = model
+        self.kind = kind
         self.components = components
     }
 
-    /// Builds an inventory from ONNX file names and their sizes (external data files such as
-    /// `language_model.onnx_data` are added to the size of `language_model.onnx`).
-    /// `staticShapeComponents` names the graphs whose engine runs them with fixed shapes.
-    public init(model: String, files: [String: UInt64], staticShapeComponents: Set<String> = []) {
-        var variants: [String: [ModelVariant]] = [:]
-        for name in files.keys.sorted() {
-            guard let (component, precision) = ModelPrecision.parse(fileName: name) else { continue }
-            let dataBytes = files.filter { $0.key.hasPrefix(name + "_data") || $0.key.hasPrefix(name + ".data") }.values.reduce(0, +)
-            variants[component, default: []].append(ModelVariant(precision, bytes: (files[name] ?? 0) + dataBytes))
-        }
-        self.init(
-            model: model,
-            components: variants.keys.sorted().map {
-                ModelComponent(name: $0, variants: variants[$0] ?? [], hasStaticShapes: staticShapeComponents.contains($0))
-            }
-        )
-    }
-
-    /// Lists the ONNX variants in a model directory.
-    public init(model: String, scanning directory: URL, staticShapeComponents: Set<String> = []) throws {
-        let names: [String]
-        do {
-            names = try FileManager.default.contentsOfDirectory(atPath: directory.path)
-        } catch {
-            throw VoxError.io("Cannot list the model directory \(directory.path): \(error.localizedDescription)", path: directory.path)
-        }
-        var files: [String: UInt64] = [:]
-        for name in names {
-            let attributes = try? FileManager.default.attributesOfItem(atPath: directory.appendingPathComponent(name).path)
-            files[name] = (attributes?[.size] as? NSNumber)?.uint64Value ?? 0
-        }
-        self.init(model: model, files: files, staticShapeComponents: staticShapeComponents)
-        if components.isEmpty {
-            throw VoxError.modelNotFound(directory.appendingPathComponent("*.onnx").path)
-        }
-    }
-
-    public func component(named name: String) -> ModelComponent? { components.first { $0.name == name } }
+    public func component(named name: ModelComponentID) -> ModelComponent? { components.first { $0.name == name } }
 }
 
 /// One ONNX graph of a model (Piper has one, Chatterbox four) and the variants of it on disk.
 public struct ModelComponent: Sendable, Equatable, Codable {
-    /// The graph's name, for example "language_model" or "vits".
-    public var name: String
+    /// The graph, for example `.languageModel` or `.piperModel`.
+    public var name: ModelComponentID
     public var variants: [ModelVariant]
     /// True when every run of this graph sees the same input shapes, the condition for capturing it
     /// once as a CUDA graph and replaying it. Piper/VITS never has static shapes (its length depends
     /// on the phonemes and on predicted durations).
     public var hasStaticShapes: Bool
 
-    public init(name: String, variants: [ModelVariant], hasStaticShapes: Bool = false) {
+    public init(name: ModelComponentID, variants: [ModelVariant], hasStaticShapes: Bool = false) {
         self.name = name
         self.variants = variants
         self.hasStaticShapes = hasStaticShapes
     }
 
-    public init(name: String, precisions: [ModelPrecision], hasStaticShapes: Bool = false) {
+    public init(name: ModelComponentID, precisions: [ModelPrecision], hasStaticShapes: Bool = false) {
         self.init(name: name, variants: precisions.map { ModelVariant($0) }, hasStaticShapes: hasStaticShapes)
     }
 

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import VoxCore
+import VoxONNX
 
 /// Turns (hardware, model files present, user overrides) into an `ExecutionPlan`: a pure function,
 /// so every decision can be tested on fake machines and explained in the plan's `reasons`.
@@ -135,31 +136,43 @@ public struct ExecutionPlanner: Sendable {
         // CPU, features and ONNX Runtime providers, which is what the key binds it to. CUDA sessions
         // optimize at load instead: a graph saved from one holds CUDA-only fused nodes for one device,
         // and optimizing takes little beside CUDA and cuDNN start-up.
+        // Only Piper's engine loads and saves optimized graphs (`OptimizedModelFile`); a token
+        // engine's plan does not claim it.
         var cacheKey: String?
-        if provider == .cpu && optimize {
+        if provider == .cpu && optimize && inventory.kind == .sentences {
             cacheKey = Self.optimizedModelCacheKey(hardware: hardware, components: components, level: level)
             reasons.append("Optimized graphs saved and reused (key \(cacheKey!.prefix(12))…): later starts skip optimization.")
         } else if provider == .cuda {
             reasons.append("No optimized-model file on CUDA: a model saved from a CUDA session holds device-specific fused nodes, and optimizing at load is short beside CUDA start-up.")
         }
 
-        var cudnn: String?
+        var cudnn: CUDNNConvAlgoSearch?
         var ioBinding = false
-        var chunking = ChunkingPolicy(splitSentences: true, maxSentenceCharacters: 300, firstChunkTokens: 25, chunkTokens: 50)
+        var chunking = ChunkingPolicy()
         if provider == .cuda {
-            cudnn = "HEURISTIC"
+            cudnn = .heuristic
             reasons.append("cuDNN convolution algorithms chosen by heuristic: the default exhaustive search benchmarks every new input shape, and TTS shapes change with every sentence.")
-            ioBinding = true
-            reasons.append("IO binding: KV caches and intermediate tensors stay in GPU memory between steps instead of crossing to the host.")
-            reasons.append("Chunks: sentences streamed one by one; token engines decode 25 speech tokens (1 s) for the first audio, then 50 per chunk.")
-        } else {
+        }
+        switch inventory.kind {
+        case .tokens:
             // On CPU every decoder call costs more, so later chunks are longer; the first stays short
             // because time to first audio is what a listener notices.
-            chunking.chunkTokens = 100
-            reasons.append("Chunks: sentences streamed one by one; token engines decode 25 speech tokens (1 s) for the first audio, then 100 per chunk to pay the decoder's per-call cost less often.")
-            let parallel = Self.parallelSentences(intraOpThreads: intraOp)
-            chunking.parallelSentences = parallel.count
-            reasons.append(parallel.reason)
+            chunking.maxSentenceCharacters = 300
+            chunking.firstChunkTokens = 25
+            chunking.chunkTokens = provider == .cuda ? 50 : 100
+            reasons.append("Chunks: sentences of at most 300 characters, each streamed as it is generated: 25 speech tokens (1 s) for the first audio, then \(chunking.chunkTokens!) per chunk\(provider == .cuda ? "" : " to pay the decoder's per-call cost less often").")
+            if provider == .cuda {
+                ioBinding = true
+                reasons.append("IO binding: the language model's KV cache stays in GPU memory between steps instead of crossing to the host.")
+            }
+        case .sentences:
+            if provider == .cpu {
+                let parallel = Self.parallelSentences(intraOpThreads: intraOp)
+                chunking.parallelSentences = parallel.count
+                reasons.append(parallel.reason)
+            } else {
+                reasons.append("Sentences synthesized one after another on the GPU and streamed as each finishes.")
+            }
         }
 
         return PlanEntry(

@@ -1,4 +1,5 @@
 import Foundation
+import VoxONNX
 
 /// Reads what the execution planner needs from the machine: CPU model, cores and vector extensions
 /// (/proc/cpuinfo, sysfs topology, the affinity mask, cgroup quotas), memory (/proc/meminfo, cgroup

@@ -1,3 +1,5 @@
+import VoxONNX
+
 /// Everything the execution planner needs to know about the machine. Codable so that
 /// `voxserve doctor --json` can print it and tests can build fake ones.
 public struct HardwareReport: Sendable, Equatable, Codable {

@@ -1,3 +1,4 @@
+import VoxONNX
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import VoxCore
+import VoxONNX
 
 /// Runs any engine through an `ExecutionPlan`: builds the engine for the best entry, warms it up,
 /// and when building fails, synthesis fails with an engine error, or the audio is non-finite or
@@ -270,7 +271,7 @@ public enum FallbackPolicy {
         guard let vox = error as? VoxError else { return true }
         switch vox.kind {
         case .engineFailure, .invalidModel, .modelNotFound, .unsupported: return true
-        case .invalidInput, .unknownVoice, .invalidAudio, .io, .unavailable: return false
+        case .invalidInput, .unknownVoice, .invalidAudio, .io, .unavailable, .conflict: return false
         }
     }
 

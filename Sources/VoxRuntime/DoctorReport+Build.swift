@@ -16,10 +16,10 @@ extension DoctorReport {
     /// builds it (warm-up and fallbacks included) and speaks `probeText`; that also writes its
     /// optimized graph to the cache, as a first `speak` would.
     public static func build(
-        factory: SynthesizerFactory, environment: [String: String] = ProcessInfo.processInfo.environment, speakDefaultVoice: Bool = true
+        factory: SynthesizerFactory, speakDefaultVoice: Bool = true
     ) async -> DoctorReport {
         let paths = factory.paths
-        let chatterboxDirectory = factory.chatterboxDirectory(environment: environment)
+        let chatterboxDirectory = paths.chatterboxDirectory
         let reportPaths = Paths(
             home: paths.home.path, cache: paths.cacheDirectory.path, deps: paths.depsDirectory?.path, voices: paths.voicesDirectory.path,
             optimizedModels: factory.optimizedModelDirectory.path, chatterbox: chatterboxDirectory.path)
@@ -101,10 +101,10 @@ extension DoctorReport {
                 : "\(paths.cacheDirectory.path) is not writable: conditionings and optimized graphs are computed again on every start"))
 
         let ok = checks.allSatisfy { $0.ok || !$0.required }
-        let verdict = verdict(ok: ok, checks: checks, live: live?.report, gpu: gpu, gpuRuntime: gpuRuntime, optimizer: factory.settings.optimize)
+        let verdict = verdict(ok: ok, checks: checks, live: live?.report, gpu: gpu, gpuRuntime: gpuRuntime, optimizer: factory.configuration.optimize)
         return DoctorReport(
             paths: reportPaths, onnxRuntime: runtimeReport, gpuRuntime: gpuRuntime, espeak: espeak, audioFormats: formats, hardware: hardware,
-            gpu: gpu, optimizer: factory.settings.optimize, plans: plans, optimizedModelCache: optimizedCache, conditioningCache: conditioning,
+            gpu: gpu, optimizer: factory.configuration.optimize, plans: plans, optimizedModelCache: optimizedCache, conditioningCache: conditioning,
             checks: checks, ok: ok, verdict: verdict)
     }
 
@@ -112,8 +112,7 @@ extension DoctorReport {
 
     static func inspectGPURuntime(factory: SynthesizerFactory, runtime: ONNXRuntime?, gpuPresent: Bool) -> GPURuntime {
         let install = "make setup GPU=1 (onnxruntime-gpu with CUDA 13 and cuDNN 9 from PyPI, about 1.6 GB; needs NVIDIA driver 580 or newer)"
-        let library = factory.paths.onnxRuntimeLibraryCandidates(preferGPU: true).first { $0.path.contains("onnxruntime-gpu") }
-        guard let library, factory.gpuRuntimeInstalled else {
+        guard let library = factory.paths.gpuRuntimeLibrary, factory.gpuRuntimeInstalled else {
             return GPURuntime(
                 installed: false, active: false, libraryPath: nil, packages: [], missingLibraries: [], cudaLibrariesLoaded: nil, error: nil,
                 install: install)
@@ -178,7 +177,7 @@ extension DoctorReport {
 
     static func planPiper(_ entry: VoiceEntry, factory: SynthesizerFactory, runtimeLoaded: Bool) -> ModelPlan {
         var result = ModelPlan(
-            model: entry.name, engine: entry.engine, source: entry.source, path: entry.modelPath, plan: nil, fallbacks: [], optimizedModel: nil,
+            model: entry.name, engine: entry.engine, source: entry.source.rawValue, path: entry.modelPath, plan: nil, fallbacks: [], optimizedModel: nil,
             optimizedModelPath: nil, live: nil, error: nil)
         guard runtimeLoaded else {
             result.error = "no plan: ONNX Runtime is not loaded"
@@ -189,7 +188,7 @@ extension DoctorReport {
             let plan = try factory.plan(for: voice)
             result.plan = plan
             result.fallbacks = fallbacks(plan)
-            if !factory.settings.optimize {
+            if !factory.configuration.optimize {
                 result.optimizedModel = "not used (optimizer off)"
             } else if let key = plan.primary?.optimizedModelCacheKey {
                 let url = OptimizedModelFile.cachedModelURL(voice: voice, key: key, cacheDirectory: factory.optimizedModelDirectory)
@@ -216,7 +215,7 @@ extension DoctorReport {
             let plan = try factory.plan(forChatterboxAt: directory)
             result.plan = plan
             result.fallbacks = fallbacks(plan)
-            if !factory.settings.optimize { result.optimizedModel = "not used (optimizer off)" }
+            if !factory.configuration.optimize { result.optimizedModel = "not used (optimizer off)" }
         } catch {
             result.error = describe(error)
         }

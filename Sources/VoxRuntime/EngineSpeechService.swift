@@ -8,31 +8,36 @@ import VoxONNX
 import VoxOptimizer
 import VoxPhonemizer
 
-/// Synthesis in this process, over the real engines: Piper voices from the `VoiceCatalog`
-/// (each built once, on first use, by the `SynthesizerFactory`: through the optimizer unless it is
-/// off) and uploaded references in the `VoiceLibrary`.
+/// Synthesis in this process, over the real engines: a request's voice is resolved once by the
+/// ``VoiceRegistry`` into a Piper voice or a cloned one, whose engine the ``SynthesizerFactory``
+/// builds once, on first use (through the optimizer unless it is off). The server runs it in its
+/// own process, and each `voxserve worker` runs one.
 public final class EngineSpeechService: SpeechService {
     public let factory: SynthesizerFactory
-    public let catalog: VoiceCatalog
-    public let library: VoiceLibrary
+    public let registry: VoiceRegistry
     let warmUpOnStart: Bool
     let logger: Logger
     private let engines = EngineCache()
 
     /// - Parameter warmUpOnStart: build the default voice's engine when the application starts.
-    public init(factory: SynthesizerFactory, catalog: VoiceCatalog, library: VoiceLibrary, warmUpOnStart: Bool = false, logger: Logger) {
+    public init(factory: SynthesizerFactory, registry: VoiceRegistry, warmUpOnStart: Bool = false, logger: Logger) {
         self.factory = factory
-        self.catalog = catalog
-        self.library = library
+        self.registry = registry
         self.warmUpOnStart = warmUpOnStart
         self.logger = logger
+    }
+
+    /// The service over what `make setup` installed and `configuration.paths` holds.
+    public convenience init(configuration: RuntimeConfiguration, warmUpOnStart: Bool, logger: Logger) {
+        let factory = SynthesizerFactory(configuration: configuration, phonemizer: EspeakPhonemizer.shared, logger: logger)
+        self.init(factory: factory, registry: VoiceRegistry(paths: configuration.paths, logger: logger), warmUpOnStart: warmUpOnStart, logger: logger)
     }
 
     public var lifecycleServices: [any Service] { warmUpOnStart ? [WarmUpService(service: self)] : [] }
 
     /// Builds the default voice's engine so that the first request does not pay for it.
     public func warmUp() async throws {
-        _ = try await engine(named: nil)
+        _ = try await engine(for: try await registry.resolve(nil))
     }
 
     /// One line about how `synthesizer` runs: the optimizer's active plan entry, or the plain engine.
@@ -54,115 +59,109 @@ public final class EngineSpeechService: SpeechService {
     }
 
     /// The plan line before any engine is loaded: the plan the default voice would get.
-    var plannedLine: String {
-        guard factory.settings.optimize else { return "cpu fp32, ONNX Runtime defaults (optimizer off)" }
-        guard let voice = try? catalog.resolve(name: nil), let entry = try? factory.plan(for: voice).primary else { return "unknown" }
+    func plannedLine() async -> String {
+        guard factory.configuration.optimize else { return "cpu fp32, ONNX Runtime defaults (optimizer off)" }
+        guard case .piper(let voice, _)? = try? await registry.resolve(nil), let entry = try? factory.plan(for: voice).primary else {
+            return "unknown"
+        }
         return Self.describe(entry) + " (planned)"
     }
 
-    private func engine(named name: String?) async throws -> (any SpeechSynthesizer, warm: Bool) {
-        let voice = try catalog.resolve(name: name)
+    /// The engine that speaks `voice`: one per Piper voice, one Chatterbox for every cloned voice.
+    private func engine(for voice: Voice) async throws -> (any SpeechSynthesizer, warm: Bool) {
         let factory = self.factory
-        return try await engines.engine(for: voice.name) { try await factory.piper(voice) }
+        switch voice {
+        case .piper(let piper, _):
+            return try await engines.engine(for: piper.name) { try await factory.piper(piper) }
+        case .cloned(let cloned):
+            guard factory.chatterboxInstalled else {
+                throw VoxError(
+                    .unsupported,
+                    "'\(cloned.name)' is an uploaded reference voice; speaking it needs the Chatterbox model, which is not installed (see the README). Use a Piper voice from GET /v1/voices.")
+            }
+            return try await engines.engine(for: ChatterboxEngine.engineID) { try await factory.chatterbox() }
+        }
     }
 
     public func speak(_ request: SynthesisRequest, streaming: Bool) async throws -> SpeechStream {
-        let (engine, warm): (any SpeechSynthesizer, Bool)
-        do {
-            (engine, warm) = try await self.engine(named: request.voice)
-        } catch let error as VoxError where error.kind == .unknownVoice {
-            if let name = request.voice, (try? await library.entry(named: name)) != nil {
-                return try await speakCloned(request, voice: name)
-            }
-            let known = catalog.list().map(\.name) + ((try? await library.list())?.map(\.name) ?? [])
-            throw VoxError.unknownVoice(request.voice ?? VoiceCatalog.defaultVoice, known: known)
-        }
+        let voice = try await registry.resolve(request.voice)
+        let (engine, warm) = try await engine(for: voice)
         var request = request
-        request.voice = engine.info.voice
-        return SpeechStream(
-            voice: engine.info.voice, sampleRate: engine.info.sampleRate, plan: await Self.plan(of: engine), cache: .none, warm: warm,
-            chunks: engine.stream(request))
-    }
-
-    /// An uploaded reference voice, spoken by Chatterbox; its conditioning comes from the cache.
-    private func speakCloned(_ request: SynthesisRequest, voice name: String) async throws -> SpeechStream {
-        guard factory.chatterboxInstalled else {
-            throw VoxError(
-                .unsupported,
-                "'\(name)' is an uploaded reference voice; speaking it needs the Chatterbox model, which is not installed (see the README). Use a Piper voice from GET /v1/voices.")
+        let sampleRate: Int
+        switch voice {
+        case .piper(let piper, _):
+            request.voice = piper.name
+            sampleRate = engine.info.sampleRate
+        case .cloned(let cloned):
+            request.voice = nil
+            request.reference = try await registry.reference(of: cloned)
+            sampleRate = ChatterboxEngine.sampleRate
         }
-        let factory = self.factory
-        let (engine, warm) = try await engines.engine(for: "chatterbox") { try await factory.chatterbox() }
-        let stored = try await library.entry(named: name)
-        let reference = try await library.reference(named: name)
-        var request = request
-        request.voice = nil
-        request.reference = reference
-        let store = factory.conditioningStore
-        var stream = SpeechStream(
-            voice: name, sampleRate: ChatterboxEngine.sampleRate, plan: await Self.plan(of: engine), cache: .miss, warm: warm,
-            chunks: engine.stream(request))
-        stream.cacheOutcome = { store.lastOutcome(referenceSHA256: stored.sha256).map { $0 == .miss ? .miss : .hit } ?? .miss }
-        return stream
+        return SpeechStream(voice: voice.name, sampleRate: sampleRate, plan: await Self.plan(of: engine), warm: warm, chunks: engine.stream(request))
     }
 
     public func voices() async throws -> [VoiceDescription] {
-        var result = catalog.list().map {
+        let piper = try await registry.piperVoices().map { voice, source in
             VoiceDescription(
-                id: $0.name, kind: .model, engine: $0.engine, sampleRate: $0.sampleRate, language: $0.language, source: $0.source,
-                available: true, isDefault: $0.name == VoiceCatalog.defaultVoice)
+                id: voice.name, kind: .model, engine: "piper", sampleRate: voice.sampleRate, language: voice.language, source: source,
+                available: true, isDefault: voice.name == VoiceRegistry.defaultVoice)
         }
-        let taken = Set(result.map(\.id))
-        for voice in try await library.list() where !taken.contains(voice.name) {
-            result.append(VoiceDescription(id: voice.name, kind: .reference, engine: "chatterbox", source: "upload", available: factory.chatterboxInstalled))
+        let taken = Set(piper.map(\.id))
+        let cloned = try await registry.clonedVoices().values.sorted { $0.name < $1.name }.filter { !taken.contains($0.name) }.map {
+            VoiceDescription(id: $0.name, kind: .reference, engine: ChatterboxEngine.engineID, source: .upload, available: factory.chatterboxInstalled)
         }
-        return result
+        return piper + cloned
     }
 
     public func models() async throws -> [ModelDescription] {
-        [ModelDescription(id: "piper", available: !catalog.list().isEmpty), ModelDescription(id: "chatterbox", available: factory.chatterboxInstalled)]
+        [
+            ModelDescription(id: "piper", available: try await !registry.piperVoices().isEmpty),
+            ModelDescription(id: ChatterboxEngine.engineID, available: factory.chatterboxInstalled),
+        ]
     }
 
+    /// Stores an uploaded recording after checking it decodes and, when a cloning engine is
+    /// installed, that the engine accepts it as a reference (Chatterbox needs more than 5 s): a
+    /// voice listed as available must be one that speaks.
     public func addVoice(name: String, audio: Data, fileName: String?, replacing: Bool) async throws -> VoiceDescription {
-        if catalog.list().contains(where: { $0.name == name }) {
-            throw APIError(
-                .conflict, type: "invalid_request_error", code: "voice_exists",
-                message: "'\(name)' is an installed model voice; choose another name for the upload.", param: "name")
-        }
-        if !replacing, (try? await library.entry(named: name)) != nil {
-            throw APIError(
-                .conflict, type: "invalid_request_error", code: "voice_exists",
-                message: "A voice named '\(name)' already exists; delete it first, choose another name, or send replace=true.",
-                param: "name")
-        }
+        try VoiceName.validate(name)
         let label = fileName ?? name
-        let decoded = try await offload { try AudioDecoder().decode(audio, label: label) }
+        let cloning = factory.chatterboxInstalled
+        let decoded = try await offload {
+            let decoded = try AudioDecoder().decode(audio, label: label)
+            if cloning {
+                _ = try ChatterboxEngine.prepareReference(decoded, label: label, options: ChatterboxOptions())
+            }
+            return decoded
+        }
         guard decoded.duration >= 1 else {
             throw VoxError.invalidAudio("\(label) holds \(decoded.duration.formatted(decimals: 2)) s of audio; a reference needs at least a second (5–15 s is best).")
         }
-        let entry = try await library.add(name: name, data: audio, originalFileName: fileName, replacing: replacing)
+        let entry = try await registry.add(name: name, data: audio, originalFileName: fileName, replacing: replacing)
         logger.info("voice uploaded", metadata: ["vox.voice": "\(entry.name)", "vox.audio_s": "\(decoded.duration.formatted(decimals: 1))"])
-        return VoiceDescription(id: entry.name, kind: .reference, engine: "chatterbox", sampleRate: decoded.sampleRate, source: "upload", available: factory.chatterboxInstalled)
+        return VoiceDescription(
+            id: entry.name, kind: .reference, engine: ChatterboxEngine.engineID, sampleRate: decoded.sampleRate, source: .upload, available: cloning)
     }
 
     public func removeVoice(id: String) async throws {
-        if catalog.list().contains(where: { $0.name == id }) {
-            throw APIError(
-                .conflict, type: "invalid_request_error", code: "voice_not_deletable",
-                message: "'\(id)' is an installed model voice; only uploaded voices can be deleted through the API.")
-        }
-        _ = try await library.remove(name: id)
+        try await registry.remove(name: id)
+    }
+
+    /// The conditioning cache's counters and what its memory tier holds (no disk listing).
+    public func cacheCounters() async -> ServiceStatus.Cache {
+        ServiceStatus.Cache(await factory.conditioningCache.stats(includingStore: false))
     }
 
     public func status() async -> ServiceStatus {
         let loaded = await engines.all
-        let defaultEngine = loaded.first { $0.info.voice == VoiceCatalog.defaultVoice } ?? loaded.first
+        let defaultEngine = loaded.first { $0.info.voice == VoiceRegistry.defaultVoice } ?? loaded.first
         var fallbacks = 0
         for case let optimized as OptimizedSynthesizer in loaded { fallbacks += await optimized.report.fallbacks.count }
-        let plan = if let defaultEngine { await Self.plan(of: defaultEngine) } else { plannedLine }
+        let plan = if let defaultEngine { await Self.plan(of: defaultEngine) } else { await plannedLine() }
         return ServiceStatus(
-            isolation: "inprocess", optimize: factory.settings.optimize, plan: plan,
-            defaultVoice: VoiceCatalog.defaultVoice, fallbacks: fallbacks, loadedVoices: loaded.map(\.info.voice).sorted())
+            isolation: .inProcess, optimize: factory.configuration.optimize, plan: plan,
+            defaultVoice: VoiceRegistry.defaultVoice, fallbacks: fallbacks, cache: await cacheCounters(),
+            loadedVoices: loaded.map(\.info.voice).sorted())
     }
 }
 
@@ -182,18 +181,6 @@ actor EngineCache {
         let engine = try await task.value
         engines[name] = engine
         return (engine, false)
-    }
-}
-
-extension EngineSpeechService {
-    /// The service over what `make setup` installed and `$VOXSERVE_HOME` holds.
-    /// - Parameter warmUp: build the default voice's engine when the application starts.
-    public static func production(paths: VoxPaths = .fromEnvironment(), optimize: Bool, warmUp: Bool = true, logger: Logger) -> EngineSpeechService {
-        let factory = SynthesizerFactory(
-            paths: paths, settings: EngineSettings(optimize: optimize, warmUp: true), phonemizer: EspeakPhonemizer.shared, logger: logger)
-        return EngineSpeechService(
-            factory: factory, catalog: VoiceCatalog(paths: paths), library: VoiceLibrary(paths: paths, logger: logger),
-            warmUpOnStart: warmUp, logger: logger)
     }
 }
 

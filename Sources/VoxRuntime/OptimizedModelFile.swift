@@ -9,19 +9,12 @@ import VoxOptimizer
 /// this hardware saves ONNX Runtime's optimized graph; later loads read it with optimization off,
 /// which skips the optimizer's work at start-up.
 enum OptimizedModelFile {
-    static func sessionOptions(for entry: PlanEntry, component: String) -> SessionOptions {
-        let level: SessionOptions.GraphOptimizationLevel
-        switch entry.graphOptimization {
-        case .disabled: level = .disabled
-        case .basic: level = .basic
-        case .extended: level = .extended
-        case .all: level = .all
-        }
-        let provider: SessionOptions.Provider = entry.provider == .cuda
-            ? .cuda(deviceID: entry.deviceIndex ?? 0, cudaGraph: entry.usesCUDAGraph(for: component))
-            : .cpu
-        return SessionOptions(
-            intraOpThreads: entry.intraOpThreads, interOpThreads: entry.interOpThreads, graphOptimizationLevel: level, provider: provider)
+    /// The session options a plan entry states for one of its graphs.
+    static func sessionOptions(for entry: PlanEntry, component: ModelComponentID) -> SessionOptions {
+        SessionOptions(
+            intraOpThreads: entry.intraOpThreads, interOpThreads: entry.interOpThreads, graphOptimizationLevel: entry.graphOptimization,
+            provider: entry.provider, deviceID: entry.deviceIndex ?? 0, cudaGraph: entry.usesCUDAGraph(for: component),
+            cudnnConvAlgoSearch: entry.cudnnConvAlgoSearch ?? .heuristic)
     }
 
     /// The file that holds (or will hold) the optimized graph of `voice` for a plan entry's cache key.
@@ -35,7 +28,7 @@ enum OptimizedModelFile {
         voice: PiperVoice, entry: PlanEntry, cacheDirectory: URL, logger: Logger,
         make: (PiperVoice, SessionOptions) throws -> Engine
     ) throws -> Engine {
-        var options = sessionOptions(for: entry, component: "model")
+        var options = sessionOptions(for: entry, component: .piperModel)
         guard let key = entry.optimizedModelCacheKey else { return try make(voice, options) }
         let fm = FileManager.default
         let cached = cachedModelURL(voice: voice, key: key, cacheDirectory: cacheDirectory)
@@ -52,11 +45,16 @@ enum OptimizedModelFile {
             }
         }
         try? fm.createDirectory(at: cacheDirectory, withIntermediateDirectories: true)
-        let temporary = cacheDirectory.appendingPathComponent(".\(cached.lastPathComponent).\(UUID().uuidString).tmp")
+        // ONNX Runtime writes the optimized graph to a temporary file, moved into place once whole.
+        let temporary = AtomicFile.temporaryURL(for: cached)
         options.optimizedModelPath = temporary.path
         let engine = try make(voice, options)
         if fm.fileExists(atPath: temporary.path) {
-            if rename(temporary.path, cached.path) != 0 { try? fm.removeItem(at: temporary) }
+            do {
+                try AtomicFile.replace(cached, with: temporary)
+            } catch {
+                logger.warning("cannot keep the optimized model; the next start optimizes again", metadata: ["vox.error": "\(error)"])
+            }
         }
         return engine
     }

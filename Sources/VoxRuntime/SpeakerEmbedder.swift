@@ -1,8 +1,8 @@
-import Crypto
 import Foundation
 import VoxAudio
 import VoxCore
 import VoxEngines
+import VoxONNX
 import VoxOptimizer
 
 /// Speaker embeddings of reference recordings, through the conditioning cache: a recording's
@@ -12,15 +12,14 @@ public final class SpeakerEmbedder: Sendable {
 
     public let encoder: VoiceEncoder
     public let cache: ConditioningCache
-    /// Identifies the encoder weights in cache keys (SHA-256 of the weights file).
+    /// Identifies the encoder weights in cache keys (`ModelFingerprint` of the weights file).
     public let modelFingerprint: String
     private let decoder: AudioDecoder
 
     public init(weights: URL, cache: ConditioningCache, decoder: AudioDecoder = AudioDecoder()) throws {
         guard FileManager.default.fileExists(atPath: weights.path) else { throw VoxError.modelNotFound(weights.path) }
         self.encoder = try VoiceEncoder(contentsOf: weights)
-        let bytes = try Data(contentsOf: weights, options: .mappedIfSafe)
-        self.modelFingerprint = SHA256.hash(data: bytes).prefix(8).map { String(format: "%02x", $0) }.joined()
+        self.modelFingerprint = ModelFingerprint.of(weights)
         self.cache = cache
         self.decoder = decoder
     }
@@ -30,7 +29,7 @@ public final class SpeakerEmbedder: Sendable {
         guard let weights = paths.resemblyzerWeights else {
             throw VoxError.modelNotFound("resemblyzer/pretrained.pt (run `make setup`)")
         }
-        try self.init(weights: weights, cache: cache ?? ConditioningCache(configuration: ConditioningCacheConfiguration(directory: paths.cacheDirectory)))
+        try self.init(weights: weights, cache: cache ?? ConditioningCache(configuration: ConditioningCacheConfiguration(paths: paths)))
     }
 
     /// The cache key of `reference`'s embedding: its content, this encoder's weights, the front end.
@@ -43,10 +42,10 @@ public final class SpeakerEmbedder: Sendable {
         let (conditioning, outcome) = try await cache.conditioning(for: key(for: reference)) {
             try await self.compute(reference)
         }
-        guard let tensor = conditioning["embedding"] else {
-            throw VoxError.engineFailure("The cached speaker embedding has no 'embedding' tensor.")
+        guard let tensor = conditioning["embedding"], tensor.elementType == .float32 else {
+            throw VoxError.engineFailure("The cached speaker embedding has no float32 'embedding' tensor.")
         }
-        return (try tensor.float32Values(), outcome)
+        return (tensor.floats(), outcome)
     }
 
     /// What a cache miss costs: decode, resample to 16 kHz, preprocess and embed, off the cooperative pool.
@@ -57,6 +56,6 @@ public final class SpeakerEmbedder: Sendable {
             let audio = try Resampler.resample(try decoder.decode(reference), to: VoiceEncoder.sampleRate)
             return try encoder.embed(encoder.preprocess(audio.samples))
         }
-        return Conditioning(["embedding": try ConditioningTensor(float32: embedding, shape: [embedding.count])])
+        return ["embedding": Tensor(float32: embedding, shape: [embedding.count])]
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import ServiceLifecycle
 import VoxCore
+import VoxOptimizer
 
 /// What the HTTP layer needs from the speech machinery. The server knows nothing else: the
 /// production implementation runs the engines in this process (`EngineSpeechService`) or in
@@ -37,40 +38,30 @@ extension SpeechService {
     public var lifecycleServices: [any Service] { [] }
 }
 
-/// Whether the voice's conditioning came from the cache.
-public enum CacheOutcome: String, Sendable, Codable, Equatable {
-    case hit
-    case miss
-    /// The voice needs no conditioning (a Piper voice is a whole model).
-    case none
+/// Where synthesis runs.
+public enum Isolation: String, Sendable, Equatable, Codable, CaseIterable {
+    /// In the server's own process.
+    case inProcess = "inprocess"
+    /// In `voxserve worker` subprocesses, so a crashing engine cannot take the server down.
+    case process
 }
 
-/// Audio on its way, with what is known about how it is being made.
+/// Audio on its way, with what is known about how it is being made. Where the voice's
+/// conditioning came from travels on the chunks themselves (`AudioChunk.conditioning`).
 public struct SpeechStream: Sendable {
     /// The voice that speaks (after aliases are applied).
     public var voice: String
     public var sampleRate: Int
     /// One line describing the execution plan in use (provider, precision, threads).
     public var plan: String
-    public var cache: CacheOutcome
-    /// When set, tells the cache outcome once the first audio exists (a cloning engine looks the
-    /// voice up when it starts), and overrides `cache`.
-    public var cacheOutcome: (@Sendable () -> CacheOutcome)?
-
-    /// The outcome to report: asked once the first audio is ready.
-    public var resolvedCache: CacheOutcome { cacheOutcome?() ?? cache }
     /// True when the voice's model was already loaded before this request.
     public var warm: Bool
     public var chunks: AsyncThrowingStream<AudioChunk, any Error>
 
-    public init(
-        voice: String, sampleRate: Int, plan: String, cache: CacheOutcome, warm: Bool,
-        chunks: AsyncThrowingStream<AudioChunk, any Error>
-    ) {
+    public init(voice: String, sampleRate: Int, plan: String, warm: Bool, chunks: AsyncThrowingStream<AudioChunk, any Error>) {
         self.voice = voice
         self.sampleRate = sampleRate
         self.plan = plan
-        self.cache = cache
         self.warm = warm
         self.chunks = chunks
     }
@@ -92,14 +83,13 @@ public struct VoiceDescription: Sendable, Codable, Equatable {
     public var engine: String
     public var sampleRate: Int?
     public var language: String?
-    /// "setup", "user" or "upload".
-    public var source: String
+    public var source: VoiceSource
     /// False when this server cannot speak it now (a reference voice without the cloning model).
     public var available: Bool
     public var isDefault: Bool
 
     public init(
-        id: String, kind: Kind, engine: String, sampleRate: Int? = nil, language: String? = nil, source: String,
+        id: String, kind: Kind, engine: String, sampleRate: Int? = nil, language: String? = nil, source: VoiceSource,
         available: Bool = true, isDefault: Bool = false
     ) {
         self.id = id
@@ -142,13 +132,16 @@ public struct ModelDescription: Sendable, Codable, Equatable {
 /// Health and counters of the speech machinery.
 public struct ServiceStatus: Sendable, Codable, Equatable {
     public struct Worker: Sendable, Codable, Equatable {
+        public enum State: String, Sendable, Codable, Equatable {
+            case starting, idle, busy, dead, stopped
+        }
+
         public var pid: Int32
-        /// "starting", "idle", "busy" or "dead".
-        public var state: String
+        public var state: State
         public var restarts: Int
         public var requests: Int
 
-        public init(pid: Int32, state: String, restarts: Int, requests: Int) {
+        public init(pid: Int32, state: State, restarts: Int, requests: Int) {
             self.pid = pid
             self.state = state
             self.restarts = restarts
@@ -170,10 +163,23 @@ public struct ServiceStatus: Sendable, Codable, Equatable {
             self.bytes = bytes
             self.entries = entries
         }
+
+        /// A cache's counters as the status reports them: hits from memory or disk, misses, memory
+        /// evictions, and what the cache holds (memory entries and bytes).
+        public init(_ stats: ConditioningCacheStats) {
+            self.init(
+                hits: stats.memoryHits + stats.diskHits, misses: stats.misses + stats.coalescedRequests, evictions: stats.evictions,
+                bytes: stats.memoryBytes, entries: stats.memoryEntries)
+        }
+
+        /// The sum of two processes' caches (the server's and its workers').
+        public static func + (a: Cache, b: Cache) -> Cache {
+            Cache(hits: a.hits + b.hits, misses: a.misses + b.misses, evictions: a.evictions + b.evictions, bytes: a.bytes + b.bytes, entries: a.entries + b.entries)
+        }
     }
 
-    /// "inprocess" or "process"; "inprocess" also when workers could not start.
-    public var isolation: String
+    /// `.inProcess` also when workers could not start.
+    public var isolation: Isolation
     public var optimize: Bool
     public var plan: String
     public var defaultVoice: String?
@@ -188,7 +194,7 @@ public struct ServiceStatus: Sendable, Codable, Equatable {
     public var loadedVoices: [String]
 
     public init(
-        isolation: String, optimize: Bool, plan: String, defaultVoice: String?, workers: [Worker] = [],
+        isolation: Isolation, optimize: Bool, plan: String, defaultVoice: String?, workers: [Worker] = [],
         workerProblem: String? = nil, workerRestarts: Int = 0, fallbacks: Int = 0, cache: Cache = Cache(),
         loadedVoices: [String] = []
     ) {

@@ -5,31 +5,10 @@ import VoxEngines
 import VoxONNX
 import VoxOptimizer
 
-/// How engines are built: through the optimizer (the default) or plain (`--no-optimize`).
-public struct EngineSettings: Sendable, Equatable {
-    /// False bypasses the optimizer entirely: the plain engine with ONNX Runtime's default settings.
-    public var optimize: Bool
-    public var overrides: PlanOverrides
-    /// Synthesize a short text once when an engine is built (right for a server, wasted on a one-shot CLI call).
-    public var warmUp: Bool
-
-    public init(optimize: Bool = true, overrides: PlanOverrides = PlanOverrides(), warmUp: Bool = true) {
-        self.optimize = optimize
-        self.overrides = overrides
-        self.warmUp = warmUp
-    }
-
-    /// `VOXSERVE_OPTIMIZE=0` turns the optimizer off.
-    public static func fromEnvironment(_ env: [String: String] = ProcessInfo.processInfo.environment) -> EngineSettings {
-        EngineSettings(optimize: env["VOXSERVE_OPTIMIZE"] != "0")
-    }
-}
-
 /// Builds synthesizers for voices, the one place where the engines, the optimizer's plan and
-/// ONNX Runtime meet. The CLI, the server and the benchmark all get their engines here.
+/// ONNX Runtime meet. The CLI, the server, its workers and the benchmark all get their engines here.
 public final class SynthesizerFactory: Sendable {
-    public let paths: VoxPaths
-    public let settings: EngineSettings
+    public let configuration: RuntimeConfiguration
     public let phonemizer: any Phonemizer
     private let logger: Logger
     private let hardwareReport = Locked<HardwareReport?>(nil)
@@ -40,22 +19,23 @@ public final class SynthesizerFactory: Sendable {
     /// The cache as cloning engines see it.
     public let conditioningStore: CachedConditioningStore
 
-    public init(paths: VoxPaths = .fromEnvironment(), settings: EngineSettings = .fromEnvironment(), phonemizer: any Phonemizer, logger: Logger = Logger(label: "vox.factory")) {
-        self.paths = paths
-        self.settings = settings
+    public init(configuration: RuntimeConfiguration, phonemizer: any Phonemizer, logger: Logger = Logger(label: "vox.factory")) {
+        self.configuration = configuration
         self.phonemizer = phonemizer
         self.logger = logger
-        self.conditioningCache = ConditioningCache(configuration: ConditioningCacheConfiguration(directory: paths.cacheDirectory), logger: logger)
+        self.conditioningCache = ConditioningCache(configuration: ConditioningCacheConfiguration(directory: configuration.paths.cacheDirectory), logger: logger)
         self.conditioningStore = CachedConditioningStore(cache: conditioningCache)
     }
+
+    public var paths: VoxPaths { configuration.paths }
 
     /// Where optimized graphs are saved and reused (`OptimizedModelFile`): `$VOXSERVE_CACHE_DIR/optimized`.
     public var optimizedModelDirectory: URL { paths.cacheDirectory.appendingPathComponent("optimized") }
 
     /// Whether setup installed the GPU build of ONNX Runtime.
     public var gpuRuntimeInstalled: Bool {
-        guard let gpu = paths.onnxRuntimeLibraryCandidates(preferGPU: true).first else { return false }
-        return FileManager.default.fileExists(atPath: gpu.path) && gpu.path.contains("onnxruntime-gpu")
+        guard let gpu = paths.gpuRuntimeLibrary else { return false }
+        return FileManager.default.fileExists(atPath: gpu.path)
     }
 
     /// The runtime this process uses: the GPU build when it is installed and NVML sees a GPU.
@@ -85,51 +65,35 @@ public final class SynthesizerFactory: Sendable {
         }
     }
 
-    /// What Piper needs planned: one graph, fp32 only, dynamic shapes (no CUDA graphs).
+    // MARK: Piper
+
+    /// What Piper needs planned: one graph, fp32 only, dynamic shapes (no CUDA graphs), independent sentences.
     public static func inventory(for voice: PiperVoice) -> ModelInventory {
         let size = (try? FileManager.default.attributesOfItem(atPath: voice.modelURL.path)[.size] as? NSNumber)?.uint64Value
-        return ModelInventory(model: voice.name, components: [
-            ModelComponent(name: "model", variants: [ModelVariant(.fp32, bytes: size)], hasStaticShapes: false)
+        return ModelInventory(model: voice.name, kind: .sentences, components: [
+            ModelComponent(name: .piperModel, variants: [ModelVariant(.fp32, bytes: size)], hasStaticShapes: false)
         ])
     }
 
-    /// Where a Chatterbox model is looked for: `VOXSERVE_CHATTERBOX_DIR`, else `$VOXSERVE_HOME/models/chatterbox`
-    /// (the rule of `ChatterboxEngine.modelDirectory`).
-    public func chatterboxDirectory(environment: [String: String] = ProcessInfo.processInfo.environment) -> URL {
-        ChatterboxEngine.modelDirectory(paths: paths, environment: environment)
-    }
-
-    /// What Chatterbox needs planned: its four graphs as the model folder ships them (in `onnx/`, as
-    /// ResembleAI/chatterbox-turbo-ONNX lays them out, or at the top). None is declared static-shaped:
-    /// the language model's KV cache grows every step and the other graphs follow the text and the
-    /// reference, so no CUDA graph is captured.
-    public static func inventory(forChatterboxAt directory: URL) throws -> ModelInventory {
-        inventory(for: try ChatterboxModelFiles(directory: directory))
-    }
-
-    public func plan(forChatterboxAt directory: URL) throws -> ExecutionPlan {
-        try ExecutionPlanner().plan(hardware: try hardware(), inventory: Self.inventory(forChatterboxAt: directory), overrides: settings.overrides)
-    }
-
     public func plan(for voice: PiperVoice) throws -> ExecutionPlan {
-        try ExecutionPlanner().plan(hardware: try hardware(), inventory: Self.inventory(for: voice), overrides: settings.overrides)
+        try ExecutionPlanner().plan(hardware: try hardware(), inventory: Self.inventory(for: voice), overrides: configuration.overrides)
     }
 
     /// A synthesizer for a Piper voice: the optimizer around the engine, or the plain engine.
     public func piper(_ voice: PiperVoice) async throws -> any SpeechSynthesizer {
         let runtime = try runtime()
-        guard settings.optimize else {
+        guard configuration.optimize else {
             return try PiperEngine(voice: voice, phonemizer: phonemizer, runtime: runtime, logger: logger)
         }
         let plan = try plan(for: voice)
         let phonemizer = self.phonemizer
         let logger = self.logger
+        let paths = self.paths
         let cacheDirectory = optimizedModelDirectory
-        let warmUp = settings.warmUp
+        let warmUp = configuration.warmUp
         // A one-sentence warm-up also loads the session a short request to an idle server uses.
         let optimized = OptimizedSynthesizer(plan: plan, warmUpRequest: SynthesisRequest(text: "Hello, this is a warm-up."), logger: logger) { entry in
-            let gpu = entry.provider == .cuda
-            let entryRuntime = gpu ? try ONNXRuntime.shared(preferGPU: true) : runtime
+            let entryRuntime = entry.provider == .cuda ? try ONNXRuntime.shared(preferGPU: true, paths: paths) : runtime
             // A lone sentence gets all of the entry's threads; several share them, one run per worker.
             let workers = entry.chunking.parallelSentences
             return try OptimizedModelFile.build(voice: voice, entry: entry, cacheDirectory: cacheDirectory, logger: logger) { model, options in
@@ -138,79 +102,66 @@ public final class SynthesizerFactory: Sendable {
                     parallelIntraOpThreads: max(1, entry.intraOpThreads / max(1, workers)), loneSentenceSession: warmUp, logger: logger)
             }
         }
-        if settings.warmUp {
+        if warmUp {
             try await optimized.prepare()
         }
         return optimized
     }
-}
 
-extension SynthesizerFactory {
+    // MARK: Chatterbox
+
+    /// Whether a Chatterbox export is where `chatterbox()` looks.
+    public var chatterboxInstalled: Bool {
+        FileManager.default.fileExists(atPath: paths.chatterboxDirectory.path)
+    }
+
     /// What the planner sees of a Chatterbox export: four graphs, the precision variants on disk,
-    /// no static shapes (audio and token lengths change with every request).
+    /// token generation. None is declared static-shaped: the language model's KV cache grows every
+    /// step and the other graphs follow the text and the reference, so no CUDA graph is captured.
     public static func inventory(for files: ChatterboxModelFiles) -> ModelInventory {
-        ModelInventory(model: "chatterbox", components: ChatterboxComponent.allCases.map { component in
-            ModelComponent(name: component.rawValue, variants: files.variants(for: component).map { precision in
-                ModelVariant(Self.planPrecision(precision), bytes: files.byteCount(of: component, precision: precision))
+        ModelInventory(model: "chatterbox", kind: .tokens, components: ChatterboxModelFiles.components.map { component in
+            ModelComponent(name: component, variants: files.variants(for: component).map { precision in
+                ModelVariant(precision, bytes: files.byteCount(of: component, precision: precision))
             })
         })
     }
 
-    static func planPrecision(_ precision: ChatterboxPrecision) -> ModelPrecision {
-        switch precision {
-        case .fp32: return .fp32
-        case .fp16: return .fp16
-        case .q4: return .q4
-        case .q4f16: return .q4f16
-        case .quantized: return .int8
-        }
+    public func plan(forChatterboxAt directory: URL) throws -> ExecutionPlan {
+        try ExecutionPlanner().plan(
+            hardware: try hardware(), inventory: Self.inventory(for: try ChatterboxModelFiles(directory: directory)), overrides: configuration.overrides)
     }
 
-    static func chatterboxPrecision(_ precision: ModelPrecision) -> ChatterboxPrecision? {
-        switch precision {
-        case .fp32: return .fp32
-        case .fp16: return .fp16
-        case .q4: return .q4
-        case .q4f16: return .q4f16
-        case .int8: return .quantized
-        case .bf16: return nil
-        }
-    }
-
-    /// The Chatterbox export in `directory` (default: `VOXSERVE_CHATTERBOX_DIR`, else
-    /// `$VOXSERVE_HOME/models/chatterbox`), through the optimizer unless it is off. References are
-    /// conditioned through the shared conditioning cache, so a voice is encoded once.
-    /// Whether a Chatterbox export is where `chatterbox()` looks.
-    public var chatterboxInstalled: Bool {
-        FileManager.default.fileExists(atPath: chatterboxDirectory().path)
-    }
-
+    /// The Chatterbox export in `directory` (default: `paths.chatterboxDirectory`), through the
+    /// optimizer unless it is off. References are conditioned through the shared conditioning
+    /// cache, so a voice is encoded once.
     public func chatterbox(directory: URL? = nil) async throws -> any SpeechSynthesizer {
-        let directory = directory ?? chatterboxDirectory()
+        let directory = directory ?? paths.chatterboxDirectory
         guard FileManager.default.fileExists(atPath: directory.path) else {
             throw VoxError(.modelNotFound, "No Chatterbox model at \(directory.path): download the ONNX export there, or set VOXSERVE_CHATTERBOX_DIR (see the README).", detail: directory.path)
         }
         let files = try ChatterboxModelFiles(directory: directory)
         let runtime = try runtime()
         let store = conditioningStore
-        guard settings.optimize else {
+        guard configuration.optimize else {
             return try ChatterboxEngine(files: files, runtime: runtime, logger: logger)
         }
         let plan = try plan(forChatterboxAt: directory)
         let logger = self.logger
+        let paths = self.paths
         // No warm-up: Chatterbox needs a reference to speak, and the first request brings one.
         return OptimizedSynthesizer(plan: plan, logger: logger) { entry in
-            var choices: [ChatterboxComponent: ChatterboxPrecision] = [:]
-            var perComponent: [ChatterboxComponent: SessionOptions] = [:]
-            for component in ChatterboxComponent.allCases {
-                if let p = entry.precision(for: component.rawValue), let c = Self.chatterboxPrecision(p) { choices[component] = c }
-                perComponent[component] = OptimizedModelFile.sessionOptions(for: entry, component: component.rawValue)
+            var choices: [ModelComponentID: ModelPrecision] = [:]
+            var perComponent: [ModelComponentID: SessionOptions] = [:]
+            for component in ChatterboxModelFiles.components {
+                choices[component] = entry.precision(for: component)
+                perComponent[component] = OptimizedModelFile.sessionOptions(for: entry, component: component)
             }
             var options = ChatterboxOptions()
-            options.streamFirstChunkTokens = entry.chunking.firstChunkTokens
-            options.streamChunkTokens = entry.chunking.chunkTokens
+            if let tokens = entry.chunking.firstChunkTokens { options.streamFirstChunkTokens = tokens }
+            if let tokens = entry.chunking.chunkTokens { options.streamChunkTokens = tokens }
+            if let characters = entry.chunking.maxSentenceCharacters { options.maxSentenceCharacters = characters }
             options.ioBinding = entry.ioBinding
-            let entryRuntime = entry.provider == .cuda ? try ONNXRuntime.shared(preferGPU: true) : runtime
+            let entryRuntime = entry.provider == .cuda ? try ONNXRuntime.shared(preferGPU: true, paths: paths) : runtime
             return try ChatterboxEngine(
                 files: try files.selecting(choices), options: options, componentSessionOptions: perComponent,
                 runtime: entryRuntime, conditioningStore: store, logger: logger)

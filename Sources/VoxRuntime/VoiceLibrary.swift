@@ -1,15 +1,16 @@
-import Crypto
-import Darwin
 import Foundation
-import Glibc
 import Logging
-import Musl
 import VoxCore
+import VoxOptimizer
 
 #if canImport(Glibc)
+import Glibc
 #elseif canImport(Musl)
+import Musl
 #elseif canImport(Darwin)
+import Darwin
 #endif
+
 
 /// The user's named voice references (`voxserve voices add NAME FILE`, `remove`, `list`).
 ///
@@ -27,8 +28,6 @@ import VoxCore
 /// deleted when no other name uses it); adding the same content under the same name again is
 /// accepted and changes nothing.
 public actor VoiceLibrary {
-    /// Longest accepted voice name.
-    public static let maxNameLength = 64
     /// Largest accepted reference recording: 64 MiB (six minutes of 48 kHz stereo 16-bit WAV).
     public static let maxReferenceBytes = 64 * 1024 * 1024
 
@@ -56,32 +55,8 @@ public actor VoiceLibrary {
 
     // MARK: Names
 
-    public static func isValidName(_ name: String) -> Bool {
-        let scalars = name.unicodeScalars
-        guard (1...maxNameLength).contains(scalars.count) else { return false }
-        let allowed = scalars.allSatisfy { scalar in
-            switch scalar {
-            case "A"..."Z", "a"..."z", "0"..."9", "_", ".", "-": true
-            default: false
-            }
-        }
-        return allowed && !name.hasPrefix(".") && !name.contains("..")
-    }
-
-    /// Throws a `VoxError` (invalid input) that says what a voice name may be.
-    public static func validateName(_ name: String) throws {
-        guard !isValidName(name) else { return }
-        let shown = name.debugDescription
-        if name.isEmpty {
-            throw VoxError.invalidInput("A voice name cannot be empty: use 1–\(maxNameLength) characters of letters, digits, '_', '.' and '-'.")
-        }
-        if name.unicodeScalars.count > maxNameLength {
-            throw VoxError.invalidInput("The voice name \(shown) is \(name.unicodeScalars.count) characters long; the limit is \(maxNameLength).")
-        }
-        throw VoxError.invalidInput(
-            "The voice name \(shown) is not allowed: use letters, digits, '_', '.' and '-' only, not starting with '.' and without '..'."
-        )
-    }
+    public static func isValidName(_ name: String) -> Bool { VoiceName.isValid(name) }
+    public static func validateName(_ name: String) throws { try VoiceName.validate(name) }
 
     // MARK: Changes
 
@@ -90,7 +65,7 @@ public actor VoiceLibrary {
     @discardableResult
     public func add(name: String, file: URL, replacing: Bool = false) async throws -> LibraryVoice {
         try Self.validateName(name)
-        let data = try await ConditioningFileIO.perform {
+        let data = try await offload {
             let size = (try? FileManager.default.attributesOfItem(atPath: file.path)[.size] as? NSNumber)?.intValue ?? 0
             guard size <= Self.maxReferenceBytes else {
                 throw Self.tooLarge(file.lastPathComponent, size)
@@ -116,14 +91,14 @@ public actor VoiceLibrary {
         guard let format = VoiceReferenceFormat.detect(data) else {
             throw VoxError.invalidAudio("\(label) is not a WAV, FLAC, OGG, MP3 or AIFF file: give a recording of the voice in one of those formats.")
         }
-        let sha256 = ConditioningKey.hex(SHA256.hash(data: data))
+        let sha256 = ConditioningKey.contentDigest(of: data)
         let addedAt = Date(timeIntervalSince1970: Date().timeIntervalSince1970.rounded(.down))
         let record = VoiceIndex.Record(
             sha256: sha256, format: format, byteCount: data.count, addedAt: addedAt,
             originalFileName: originalFileName.map { URL(fileURLWithPath: $0).lastPathComponent }
         )
         let (directory, references, indexURL, lockURL) = (self.directory, referencesDirectory, self.indexURL, self.lockURL)
-        let (entry, removedFile) = try await ConditioningFileIO.perform { () throws -> (LibraryVoice, String?) in
+        let (entry, removedFile) = try await offload { () throws -> (LibraryVoice, String?) in
             try Self.createDirectory(references)
             return try Self.withLock(lockURL) {
                 var index = try VoiceIndex.read(from: indexURL)
@@ -138,7 +113,7 @@ public actor VoiceLibrary {
                 }
                 let stored = references.appendingPathComponent("\(sha256).\(format.fileExtension)")
                 if !Self.fileHolds(stored, sha256: sha256) {
-                    try ConditioningFileIO.writeAtomically(data, to: stored)
+                    try AtomicFile.write(data, to: stored)
                 }
                 index.voices[name] = record
                 try index.write(to: indexURL)
@@ -163,7 +138,7 @@ public actor VoiceLibrary {
     public func remove(name: String) async throws -> LibraryVoice {
         try Self.validateName(name)
         let (references, indexURL, lockURL) = (referencesDirectory, self.indexURL, self.lockURL)
-        let entry = try await ConditioningFileIO.perform { () throws -> LibraryVoice in
+        let entry = try await offload { () throws -> LibraryVoice in
             guard FileManager.default.fileExists(atPath: indexURL.path) else { throw VoxError.unknownVoice(name) }
             return try Self.withLock(lockURL) {
                 var index = try VoiceIndex.read(from: indexURL)
@@ -187,14 +162,14 @@ public actor VoiceLibrary {
     /// Every voice, sorted by name.
     public func list() async throws -> [LibraryVoice] {
         let indexURL = self.indexURL
-        return try await ConditioningFileIO.perform { try VoiceIndex.read(from: indexURL).entries }
+        return try await offload { try VoiceIndex.read(from: indexURL).entries }
     }
 
     /// The entry for `name`, or an unknown-voice error that lists the known names.
     public func entry(named name: String) async throws -> LibraryVoice {
         try Self.validateName(name)
         let indexURL = self.indexURL
-        return try await ConditioningFileIO.perform {
+        return try await offload {
             let index = try VoiceIndex.read(from: indexURL)
             guard let entry = index.entry(named: name) else {
                 throw VoxError.unknownVoice(name, known: index.voices.keys.sorted())
@@ -207,13 +182,13 @@ public actor VoiceLibrary {
     public func reference(named name: String) async throws -> VoiceReference {
         let entry = try await entry(named: name)
         let url = referenceURL(for: entry)
-        return try await ConditioningFileIO.perform {
+        return try await offload {
             guard let data = try? Data(contentsOf: url) else {
                 throw VoxError.io(
                     "The recording of voice '\(name)' is missing (\(url.path)). Remove the voice and add it again.", path: url.path
                 )
             }
-            guard ConditioningKey.hex(SHA256.hash(data: data)) == entry.sha256 else {
+            guard ConditioningKey.contentDigest(of: data) == entry.sha256 else {
                 throw VoxError.io(
                     "The recording of voice '\(name)' was changed on disk (\(url.path)). Remove the voice and add it again.",
                     path: url.path
@@ -223,7 +198,7 @@ public actor VoiceLibrary {
         }
     }
 
-    // MARK: Blocking helpers (run inside ConditioningFileIO.perform)
+    // MARK: Blocking helpers (run inside offload)
 
     private static func tooLarge(_ label: String, _ size: Int) -> VoxError {
         VoxError.invalidAudio(
@@ -242,7 +217,7 @@ public actor VoiceLibrary {
     /// True when `url` exists and its bytes hash to `sha256` (a damaged copy is rewritten).
     private static func fileHolds(_ url: URL, sha256: String) -> Bool {
         guard let data = try? Data(contentsOf: url) else { return false }
-        return ConditioningKey.hex(SHA256.hash(data: data)) == sha256
+        return ConditioningKey.contentDigest(of: data) == sha256
     }
 
     /// Runs `body` holding an exclusive `flock` on `lockURL`, which other processes take too.
@@ -336,7 +311,7 @@ struct VoiceIndex: Codable, Equatable {
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .iso8601
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        try ConditioningFileIO.writeAtomically(try encoder.encode(self), to: url)
+        try AtomicFile.write(try encoder.encode(self), to: url)
     }
 }
 

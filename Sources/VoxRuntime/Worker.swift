@@ -1,16 +1,18 @@
-import Darwin
 import Foundation
-import Glibc
 import Logging
 import VoxCore
+import VoxOptimizer
 
 #if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
 
 /// The loop of a `voxserve worker` process: reads `speak` frames from stdin, runs them through
 /// `service` one at a time, and writes the audio back as frames on stdout (see `WorkerWire`).
 public struct WorkerHost: Sendable {
-    let service: any SpeechService
+    let service: EngineSpeechService
     let input: FileDescriptorIO
     let output: FileDescriptorIO
     let logger: Logger
@@ -24,7 +26,7 @@ public struct WorkerHost: Sendable {
         return frames
     }
 
-    public init(service: any SpeechService, inputFD: Int32 = STDIN_FILENO, outputFD: Int32, logger: Logger) {
+    public init(service: EngineSpeechService, inputFD: Int32 = STDIN_FILENO, outputFD: Int32, logger: Logger) {
         self.service = service
         self.input = FileDescriptorIO(fd: inputFD)
         self.output = FileDescriptorIO(fd: outputFD)
@@ -75,7 +77,7 @@ public struct WorkerHost: Sendable {
                 try await send(.init(message, payload: WorkerWire.payload(chunk.audio.samples)))
             }
             var done = WorkerWire.Message(.done, id: id)
-            done.cacheStats = await service.status().cache
+            done.cacheStats = await service.cacheCounters()
             try await send(.init(done))
         } catch let error as WorkerWire.ProtocolError {
             throw error  // the server is gone

@@ -3,6 +3,7 @@ import Hummingbird
 import Logging
 import ServiceLifecycle
 import VoxCore
+import VoxRuntime
 
 /// The request context of VoxServe's router.
 public typealias VoxRequestContext = BasicRequestContext

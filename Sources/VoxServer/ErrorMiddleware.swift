@@ -32,17 +32,17 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         case let error as HTTPError:
             switch error.status {
             case .notFound:
-                return .notFound("There is no \(request.method) \(request.uri.path) here. See GET / for the web page and /v1/* for the API.", code: "not_found")
+                return .notFound("There is no \(request.method) \(request.uri.path) here. See GET / for the web page and /v1/* for the API.", code: .notFound)
             case .contentTooLarge:
                 return .tooLarge(error.body ?? "The request body is too large.")
             default:
-                let type = error.status.code >= 500 ? "server_error" : "invalid_request_error"
-                return APIError(error.status, type: type, code: "http_\(error.status.code)", message: error.body ?? error.status.reasonPhrase)
+                let type: APIError.ErrorType = error.status.code >= 500 ? .server : .invalidRequest
+                return APIError(error.status, type: type, code: .http(error.status.code), message: error.body ?? error.status.reasonPhrase)
             }
         case is CancellationError:
-            return APIError(.serviceUnavailable, type: "server_error", code: "cancelled", message: "The request was cancelled (the server is shutting down?).", retryAfter: 2)
+            return APIError(.serviceUnavailable, type: .server, code: .cancelled, message: "The request was cancelled (the server is shutting down?).", retryAfter: 2)
         default:
-            return APIError(.internalServerError, type: "server_error", code: "internal_error", message: "Internal error: \(error)")
+            return APIError(.internalServerError, type: .server, code: .internalError, message: "Internal error: \(error)")
         }
     }
 }

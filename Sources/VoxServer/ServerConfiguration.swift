@@ -1,17 +1,10 @@
 import Foundation
 import VoxCore
+import VoxRuntime
 
 /// Everything `voxserve serve` can be told, with a default for every field. `ServeCommand` maps
 /// the command line and the environment (`VOXSERVE_API_KEY`, `VOXSERVE_OPTIMIZE`) onto it in one place.
 public struct ServerConfiguration: Sendable, Equatable {
-    /// Where synthesis runs.
-    public enum Isolation: String, Sendable, Equatable, CaseIterable {
-        /// In the server's own process.
-        case inProcess = "inprocess"
-        /// In `voxserve worker` subprocesses, so a crashing engine cannot take the server down.
-        case process
-    }
-
     /// Address to bind; loopback unless the user says otherwise.
     public var host: String
     public var port: Int

@@ -1,5 +1,7 @@
 import Foundation
 import Prometheus
+import VoxCore
+import VoxRuntime
 
 /// The server's Prometheus metrics, in a registry of its own (so two applications in one test
 /// process do not share counters). `GET /metrics` renders it in the text exposition format.
@@ -34,7 +36,7 @@ final class ServerMetrics: @unchecked Sendable {
     }
 
     /// One finished synthesis.
-    func recordSynthesis(voice: String, audioSeconds: Double, wallSeconds: Double, timeToFirstAudio: Double?, cache: CacheOutcome, streamed: Bool) {
+    func recordSynthesis(voice: String, audioSeconds: Double, wallSeconds: Double, timeToFirstAudio: Double?, cache: ConditioningCacheOutcome?, streamed: Bool) {
         if audioSeconds > 0 {
             registry.makeValueHistogram(
                 descriptor: name("synthesis_real_time_factor", unit: "", help: "Synthesis wall time divided by audio duration (lower is faster)."),
@@ -52,7 +54,7 @@ final class ServerMetrics: @unchecked Sendable {
         ).increment(by: audioSeconds)
         registry.makeCounter(
             descriptor: name("voice_cache_requests", unit: "total", help: "Speech requests by voice-conditioning cache outcome (none: the voice needs no conditioning)."),
-            labels: [("result", cache.rawValue)]
+            labels: [("result", CacheHeader.value(cache))]
         ).increment()
     }
 
@@ -75,7 +77,7 @@ final class ServerMetrics: @unchecked Sendable {
         registry.makeGauge(descriptor: name("syntheses_active", unit: "", help: "Syntheses running now."), labels: [])
             .set(Double(queue.active))
         registry.makeGauge(descriptor: name("workers_alive", unit: "", help: "Worker processes that are idle or busy."), labels: [])
-            .set(Double(status.workers.filter { $0.state == "idle" || $0.state == "busy" }.count))
+            .set(Double(status.workers.filter { $0.state == .idle || $0.state == .busy }.count))
         registry.makeGauge(descriptor: name("conditioning_cache", unit: "bytes", help: "Bytes held by the conditioning cache."), labels: [])
             .set(Double(status.cache.bytes))
         advance("plan_fallbacks", help: "Plan steps that failed and fell back to the next plan entry.", to: status.fallbacks)
@@ -97,4 +99,13 @@ final class ServerMetrics: @unchecked Sendable {
     }
 
     func render() -> String { registry.emitToString() }
+}
+
+/// The `X-Vox-Cache` header's and the metrics' word for a request's conditioning outcome:
+/// `hit` (memory or disk), `miss`, or `none` for a voice that needs no conditioning.
+enum CacheHeader {
+    static func value(_ outcome: ConditioningCacheOutcome?) -> String {
+        guard let outcome else { return "none" }
+        return outcome.isHit ? "hit" : "miss"
+    }
 }

@@ -3,6 +3,7 @@ import Hummingbird
 import Logging
 import VoxAudio
 import VoxCore
+import VoxRuntime
 
 /// `POST /v1/audio/speech`: OpenAI-compatible text to speech, whole or streamed.
 struct SpeechController<Context: RequestContext>: Sendable {
@@ -58,24 +59,19 @@ struct SpeechController<Context: RequestContext>: Sendable {
             guard models.contains(where: { $0.id == model }) else {
                 throw APIError.notFound(
                     "Unknown model '\(model.prefix(64))'. Use one of \((models.map(\.id) + SpeechRequestBody.openAIModels.sorted()).joined(separator: ", ")).",
-                    code: "model_not_found")
+                    code: .modelNotFound)
             }
         }
-        var voice = body.voice.flatMap { $0.isEmpty ? nil : $0 }
-        if let name = voice {
-            try VoiceName.validate(name)
-            if SpeechRequestBody.openAIVoices.contains(name.lowercased()),
-                try await !service.voices().contains(where: { $0.id == name })
-            {
-                voice = nil  // an OpenAI client's "alloy": the default voice speaks
-            }
-        }
+        // Resolved once, by the service's voice registry (OpenAI's names such as "alloy" included);
+        // here only a name that could never be a voice is answered, with the field it came in.
+        let voice = body.voice.flatMap { $0.isEmpty ? nil : $0 }
+        if let voice { try RequestVoiceName.validate(voice) }
         let format = try SpeechEncoding.format(named: body.responseFormat)
         let stream = body.stream ?? false
         if stream && !SpeechEncoding.canStream(format) {
             throw APIError.badRequest(
                 "stream: true sends wav or pcm; \(format.name) is only sent whole (stream: false).",
-                code: "unsupported_stream_format", param: "response_format")
+                code: .unsupportedStreamFormat, param: "response_format")
         }
         if let speed = body.speed, !speed.isFinite {
             throw APIError.badRequest("speed must be a number between 0.25 and 4.", param: "speed")
@@ -93,20 +89,24 @@ struct SpeechController<Context: RequestContext>: Sendable {
     func whole(_ job: Job, queueTime: Duration, logger: Logger) async throws -> Response {
         let service = self.service
         let started = ContinuousClock.now
-        let (speech, audio) = try await timed(job) {
+        let (speech, audio, conditioning) = try await timed(job) {
             let speech = try await service.speak(job.request, streaming: false)
             var audio = AudioBuffer(samples: [], sampleRate: speech.sampleRate)
-            for try await chunk in speech.chunks { audio.append(chunk.audio) }
-            return (speech, audio)
+            var conditioning: ConditioningCacheOutcome?
+            for try await chunk in speech.chunks {
+                if audio.isEmpty { conditioning = chunk.conditioning }
+                audio.append(chunk.audio)
+            }
+            return (speech, audio, conditioning)
         }
         let synthesisTime = (ContinuousClock.now - started).seconds
         guard !audio.isEmpty else { throw VoxError.engineFailure("The engine produced no audio for this text.") }
         let data = try await offload { try SpeechEncoding.encode(audio, as: job.format) }
         let rtf = synthesisTime / max(audio.duration, 1e-9)
-        metrics.recordSynthesis(voice: speech.voice, audioSeconds: audio.duration, wallSeconds: synthesisTime, timeToFirstAudio: nil, cache: speech.resolvedCache, streamed: false)
+        metrics.recordSynthesis(voice: speech.voice, audioSeconds: audio.duration, wallSeconds: synthesisTime, timeToFirstAudio: nil, cache: conditioning, streamed: false)
         logger.info("speech", metadata: ["vox.rtf": "\(rtf.formatted(decimals: 3))", "vox.audio_s": "\(audio.duration.formatted(decimals: 2))"])
 
-        var headers = self.headers(for: speech, format: job.format, queueTime: queueTime)
+        var headers = self.headers(for: speech, conditioning: conditioning, format: job.format, queueTime: queueTime)
         headers[.contentLength] = String(data.count)
         headers[.voxRTF] = rtf.formatted(decimals: 4)
         headers[.voxSynthesisTime] = synthesisTime.formatted(decimals: 3)
@@ -131,7 +131,7 @@ struct SpeechController<Context: RequestContext>: Sendable {
         }
 
         let (bytes, output) = AsyncThrowingStream<ByteBuffer, any Error>.makeStream()
-        let firstAudio = OneShot<Double>()
+        let firstAudio = OneShot<FirstAudio>()
         let pump = Task {
             defer { permit.release() }
             do {
@@ -143,7 +143,7 @@ struct SpeechController<Context: RequestContext>: Sendable {
                         data.append(try SpeechEncoding.streamChunk(chunk.audio, as: job.format))
                         output.yield(ByteBuffer(bytes: data))
                         if first {
-                            firstAudio.resolve(.success((ContinuousClock.now - job.accepted).seconds))
+                            firstAudio.resolve(.success(FirstAudio(seconds: (ContinuousClock.now - job.accepted).seconds, conditioning: chunk.conditioning)))
                             first = false
                         }
                         audioSeconds += chunk.audio.duration
@@ -154,12 +154,13 @@ struct SpeechController<Context: RequestContext>: Sendable {
                 let wall = (ContinuousClock.now - started).seconds
                 let rtf = wall / max(audioSeconds, 1e-9)
                 output.finish()
+                let first = try? await firstAudio.value
                 metrics.recordSynthesis(
                     voice: speech.voice, audioSeconds: audioSeconds, wallSeconds: wall,
-                    timeToFirstAudio: try? await firstAudio.value, cache: speech.resolvedCache, streamed: true)
+                    timeToFirstAudio: first?.seconds, cache: first?.conditioning, streamed: true)
                 logger.info("speech stream", metadata: ["vox.rtf": "\(rtf.formatted(decimals: 3))", "vox.audio_s": "\(audioSeconds.formatted(decimals: 2))"])
             } catch {
-                if (error as? APIError)?.code == "timeout" { metrics.recordTimeout() }
+                if (error as? APIError)?.code == .timeout { metrics.recordTimeout() }
                 if firstAudio.isResolved {
                     logger.error("stream cut short after its first audio", metadata: ["vox.error": "\(error)"])
                 }
@@ -171,9 +172,9 @@ struct SpeechController<Context: RequestContext>: Sendable {
             if case .cancelled = termination { pump.cancel() }
         }
 
-        let timeToFirstAudio: Double
+        let first: FirstAudio
         do {
-            timeToFirstAudio = try await withTaskCancellationHandler {
+            first = try await withTaskCancellationHandler {
                 try await firstAudio.value
             } onCancel: {
                 pump.cancel()
@@ -183,8 +184,8 @@ struct SpeechController<Context: RequestContext>: Sendable {
             throw error
         }
 
-        var headers = self.headers(for: speech, format: job.format, queueTime: queueTime)
-        headers[.voxTimeToFirstAudio] = timeToFirstAudio.formatted(decimals: 3)
+        var headers = self.headers(for: speech, conditioning: first.conditioning, format: job.format, queueTime: queueTime)
+        headers[.voxTimeToFirstAudio] = first.seconds.formatted(decimals: 3)
         headers[.cacheControl] = "no-store"
         return Response(
             status: .ok, headers: headers,
@@ -200,17 +201,23 @@ struct SpeechController<Context: RequestContext>: Sendable {
     private func timed<T: Sendable>(_ job: Job, _ operation: @Sendable @escaping () async throws -> T) async throws -> T {
         do {
             return try await withDeadline(job.deadline, timeout: configuration.requestTimeout, operation)
-        } catch let error as APIError where error.code == "timeout" {
+        } catch let error as APIError where error.code == .timeout {
             metrics.recordTimeout()
             throw error
         }
     }
 
-    private func headers(for speech: SpeechStream, format: AudioFormat, queueTime: Duration) -> HTTPFields {
+    /// When the first audio of a streamed request was ready, and how its voice was conditioned.
+    struct FirstAudio: Sendable {
+        var seconds: Double
+        var conditioning: ConditioningCacheOutcome?
+    }
+
+    private func headers(for speech: SpeechStream, conditioning: ConditioningCacheOutcome?, format: AudioFormat, queueTime: Duration) -> HTTPFields {
         var headers: HTTPFields = [:]
         headers[.contentType] = SpeechEncoding.contentType(format)
         headers[.voxVoice] = speech.voice.headerSafe
-        headers[.voxCache] = speech.resolvedCache.rawValue
+        headers[.voxCache] = CacheHeader.value(conditioning)
         headers[.voxModel] = speech.warm ? "warm" : "cold"
         headers[.voxPlan] = speech.plan.headerSafe
         headers[.voxSampleRate] = String(SpeechEncoding.outputSampleRate(format, sourceRate: speech.sampleRate))

@@ -1,6 +1,7 @@
 import Foundation
 import VoxAudio
 import VoxCore
+import VoxRuntime
 
 /// How `response_format` values become bytes.
 ///
@@ -22,7 +23,7 @@ enum SpeechEncoding {
         guard let format = AudioFormat(name: name), supported.contains(format) else {
             throw APIError.badRequest(
                 "response_format '\(name.prefix(40))' is not supported; use one of \(supported.map(\.name).joined(separator: ", ")).",
-                code: "unsupported_response_format", param: "response_format")
+                code: .unsupportedResponseFormat, param: "response_format")
         }
         return format
     }

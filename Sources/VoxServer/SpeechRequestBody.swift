@@ -1,6 +1,7 @@
 import Foundation
 import VoxAudio
 import VoxCore
+import VoxRuntime
 
 /// The JSON body of `POST /v1/audio/speech`: OpenAI's fields, plus Piper's knobs as extensions.
 struct SpeechRequestBody: Decodable, Sendable {
@@ -28,44 +29,34 @@ struct SpeechRequestBody: Decodable, Sendable {
 
     /// The request OpenAI clients send to their default model names; all mean "this server's engine".
     static let openAIModels: Set<String> = ["tts-1", "tts-1-hd", "gpt-4o-mini-tts"]
-    /// OpenAI's built-in voice names; when no local voice has the name, the default voice speaks.
-    static let openAIVoices: Set<String> = [
-        "alloy", "ash", "ballad", "coral", "echo", "fable", "onyx", "nova", "sage", "shimmer", "verse",
-    ]
 
     /// Parses a body, answering malformed JSON and wrong field types with a 400 that says which.
     static func decode(_ data: Data) throws -> SpeechRequestBody {
         guard !data.isEmpty else {
-            throw APIError.badRequest("The request body is empty: send JSON like {\"input\": \"Hello\", \"voice\": \"en_US-joe-medium\"}.", code: "invalid_json")
+            throw APIError.badRequest("The request body is empty: send JSON like {\"input\": \"Hello\", \"voice\": \"en_US-joe-medium\"}.", code: .invalidJson)
         }
         do {
             return try JSONDecoder().decode(SpeechRequestBody.self, from: data)
         } catch DecodingError.keyNotFound(let key, _) {
-            throw APIError.badRequest("The field '\(key.stringValue)' is required.", code: "missing_field", param: key.stringValue)
+            throw APIError.badRequest("The field '\(key.stringValue)' is required.", code: .missingField, param: key.stringValue)
         } catch DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context) {
             let field = context.codingPath.map(\.stringValue).joined(separator: ".")
-            throw APIError.badRequest("The field '\(field)' has the wrong type.", code: "invalid_type", param: field)
+            throw APIError.badRequest("The field '\(field)' has the wrong type.", code: .invalidType, param: field)
         } catch {
-            throw APIError.badRequest("The request body is not valid JSON: send an object like {\"input\": \"Hello\"}.", code: "invalid_json")
+            throw APIError.badRequest("The request body is not valid JSON: send an object like {\"input\": \"Hello\"}.", code: .invalidJson)
         }
     }
 }
 
 /// Voice names a request may carry. They are only ever looked up among the known voices, but a
 /// name that could be a path is refused before any lookup.
-enum VoiceName {
-    static func isValid(_ name: String) -> Bool {
-        guard (1...64).contains(name.count), !name.hasPrefix("."), !name.contains("..") else { return false }
-        return name.unicodeScalars.allSatisfy { s in
-            (s.value < 128) && (CharacterSet.alphanumerics.contains(s) || s == "_" || s == "-" || s == ".")
-        }
-    }
-
+enum RequestVoiceName {
+    /// `VoiceName`'s rule, answered as a 400 that names the field.
     static func validate(_ name: String, field: String = "voice") throws {
-        guard isValid(name) else {
+        guard VoiceName.isValid(name) else {
             throw APIError.badRequest(
                 "'\(name.prefix(80))' is not a valid voice name: use 1–64 characters of A–Z a–z 0–9 _ . - (no '..', not starting with '.').",
-                code: "invalid_voice_name", param: field)
+                code: .invalidVoiceName, param: field)
         }
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import VoxCore
+import VoxRuntime
 
 /// `GET /` (the web page), `GET /healthz`, `GET /metrics` and `GET /v1/models`.
 struct SystemController<Context: RequestContext>: Sendable {
@@ -52,10 +53,15 @@ struct SystemController<Context: RequestContext>: Sendable {
             }
         }
 
-        /// "ok", or "degraded" when something asked for is not in use (workers failed to start).
-        var status: String
-        var isolation: String
-        var requestedIsolation: String
+        enum Status: String, Encodable {
+            case ok
+            /// Something asked for is not in use (workers failed to start).
+            case degraded
+        }
+
+        var status: Status
+        var isolation: Isolation
+        var requestedIsolation: Isolation
         var workers: [ServiceStatus.Worker]
         var workerProblem: String?
         var workerRestarts: Int
@@ -95,8 +101,8 @@ struct SystemController<Context: RequestContext>: Sendable {
     @Sendable func health(request: Request, context: Context) async throws -> Health {
         let status = await service.status()
         return Health(
-            status: status.workerProblem == nil ? "ok" : "degraded",
-            isolation: status.isolation, requestedIsolation: configuration.isolation.rawValue, workers: status.workers,
+            status: status.workerProblem == nil ? .ok : .degraded,
+            isolation: status.isolation, requestedIsolation: configuration.isolation, workers: status.workers,
             workerProblem: status.workerProblem, workerRestarts: status.workerRestarts, optimize: status.optimize,
             plan: status.plan, defaultVoice: status.defaultVoice, loadedVoices: status.loadedVoices,
             queue: .init(active: queue.active, waiting: queue.waiting, maxConcurrent: queue.maxConcurrent, maxWaiting: queue.maxWaiting),

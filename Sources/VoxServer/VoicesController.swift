@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import VoxCore
+import VoxRuntime
 
 /// `GET /v1/voices`, `POST /v1/voices` (multipart upload of a reference recording) and
 /// `DELETE /v1/voices/{id}`.
@@ -27,7 +28,7 @@ struct VoicesController<Context: RequestContext>: Sendable {
     @Sendable func add(request: Request, context: Context) async throws -> Response {
         guard let contentType = request.headers[.contentType], let boundary = MultipartFormData.boundary(contentType: contentType) else {
             throw APIError.badRequest(
-                "Upload a voice as multipart/form-data with the fields 'name' and 'file'.", code: "invalid_content_type")
+                "Upload a voice as multipart/form-data with the fields 'name' and 'file'.", code: .invalidContentType)
         }
         if let declared = request.headers[.contentLength].flatMap(Int.init), declared > configuration.maxUploadBytes {
             throw Self.tooLarge(configuration.maxUploadBytes)
@@ -42,14 +43,14 @@ struct VoicesController<Context: RequestContext>: Sendable {
         do {
             form = try MultipartFormData.parse(body.data, boundary: boundary)
         } catch let error as MultipartFormData.ParseError {
-            throw APIError.badRequest("The multipart body is malformed: \(error.reason).", code: "invalid_multipart")
+            throw APIError.badRequest("The multipart body is malformed: \(error.reason).", code: .invalidMultipart)
         }
         guard let name = form.text("name")?.trimmingCharacters(in: .whitespacesAndNewlines), !name.isEmpty else {
-            throw APIError.badRequest("The form field 'name' is missing: name the voice.", code: "missing_field", param: "name")
+            throw APIError.badRequest("The form field 'name' is missing: name the voice.", code: .missingField, param: "name")
         }
-        try VoiceName.validate(name, field: "name")
+        try RequestVoiceName.validate(name, field: "name")
         guard let file = form.part(named: "file"), !file.data.isEmpty else {
-            throw APIError.badRequest("The form field 'file' is missing or empty: attach a WAV, FLAC, OGG or MP3 recording.", code: "missing_field", param: "file")
+            throw APIError.badRequest("The form field 'file' is missing or empty: attach a WAV, FLAC, OGG or MP3 recording.", code: .missingField, param: "file")
         }
         let replacing = ["1", "true", "yes"].contains(form.text("replace")?.lowercased() ?? "")
         // Only the last path component of the client's file name is kept, for display.
@@ -60,7 +61,7 @@ struct VoicesController<Context: RequestContext>: Sendable {
 
     @Sendable func remove(request: Request, context: Context) async throws -> Response {
         let id = try context.parameters.require("id")
-        try VoiceName.validate(id, field: "id")
+        try RequestVoiceName.validate(id, field: "id")
         try await service.removeVoice(id: id)
         return try context.responseEncoder.encode(Deleted(id: id), from: request, context: context)
     }

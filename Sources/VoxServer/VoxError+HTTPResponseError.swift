@@ -1,5 +1,6 @@
 import Hummingbird
 import VoxCore
+import VoxRuntime
 
 /// The one place where the libraries' errors become HTTP answers.
 extension VoxError: HTTPResponseError {
@@ -13,23 +14,25 @@ extension VoxError: HTTPResponseError {
     public var apiError: APIError {
         switch kind {
         case .invalidInput:
-            APIError(.badRequest, type: "invalid_request_error", code: "invalid_input", message: message)
+            APIError(.badRequest, type: .invalidRequest, code: .invalidInput, message: message)
         case .unknownVoice:
-            APIError(.notFound, type: "invalid_request_error", code: "voice_not_found", message: message, param: "voice")
+            APIError(.notFound, type: .invalidRequest, code: .voiceNotFound, message: message, param: "voice")
         case .modelNotFound:
-            APIError(.notFound, type: "invalid_request_error", code: "model_not_found", message: message, param: "model")
+            APIError(.notFound, type: .invalidRequest, code: .modelNotFound, message: message, param: "model")
         case .invalidAudio:
-            APIError(.badRequest, type: "invalid_request_error", code: "invalid_audio", message: message, param: "file")
+            APIError(.badRequest, type: .invalidRequest, code: .invalidAudio, message: message, param: "file")
         case .unsupported:
-            APIError(.notImplemented, type: "invalid_request_error", code: "unsupported", message: message)
+            APIError(.notImplemented, type: .invalidRequest, code: .unsupported, message: message)
         case .unavailable:
-            APIError(.serviceUnavailable, type: "server_error", code: "unavailable", message: message, retryAfter: 2)
+            APIError(.serviceUnavailable, type: .server, code: .unavailable, message: message, retryAfter: 2)
         case .invalidModel:
-            APIError(.internalServerError, type: "server_error", code: "invalid_model", message: message)
+            APIError(.internalServerError, type: .server, code: .invalidModel, message: message)
         case .engineFailure:
-            APIError(.internalServerError, type: "server_error", code: "engine_failure", message: message)
+            APIError(.internalServerError, type: .server, code: .engineFailure, message: message)
         case .io:
-            APIError(.internalServerError, type: "server_error", code: "io_error", message: message)
+            APIError(.internalServerError, type: .server, code: .ioError, message: message)
+        case .conflict:
+            APIError(.conflict, type: .invalidRequest, code: .voiceExists, message: message, param: "name")
         }
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import VoxCore
+import VoxRuntime
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -18,7 +19,9 @@ actor WorkerPool {
 
     struct Slot {
         var worker: WorkerProcess?
-        var state = "starting"
+        var state = ServiceStatus.Worker.State.starting
+        /// The conditioning cache counters its worker last reported (with each finished request).
+        var cache = ServiceStatus.Cache()
         var restarts = 0
         var requests = 0
         var crashes: [ContinuousClock.Instant] = []
@@ -30,6 +33,7 @@ actor WorkerPool {
     let size: Int
     let executable: URL
     let arguments: [String]
+    let environment: [String: String]?
     let startTimeout: Duration
     let logger: Logger
 
@@ -43,10 +47,11 @@ actor WorkerPool {
     private(set) var plan = ""
     private(set) var problem: String?
 
-    init(size: Int, executable: URL, arguments: [String], startTimeout: Duration, logger: Logger) {
+    init(size: Int, executable: URL, arguments: [String], environment: [String: String]?, startTimeout: Duration, logger: Logger) {
         self.size = max(1, size)
         self.executable = executable
         self.arguments = arguments
+        self.environment = environment
         self.startTimeout = startTimeout
         self.logger = logger
         self.slots = Array(repeating: Slot(), count: max(1, size))
@@ -86,10 +91,10 @@ actor WorkerPool {
 
     /// Spawns the worker of `slot` and waits for its `ready` frame.
     private func launch(slot: Int) async {
-        slots[slot].state = "starting"
+        slots[slot].state = .starting
         let worker: WorkerProcess
         do {
-            worker = try WorkerProcess(slot: slot, executable: executable, arguments: arguments) { pid in
+            worker = try WorkerProcess(slot: slot, executable: executable, arguments: arguments, environment: environment) { pid in
                 Task { await self.workerExited(slot: slot, pid: pid, reason: "the process exited") }
             }
         } catch {
@@ -102,7 +107,7 @@ actor WorkerPool {
         case .frame(let frame) where frame.message.type == .ready:
             guard slots[slot].worker === worker else { return }  // died meanwhile
             plan = frame.message.plan ?? plan
-            slots[slot].state = "idle"
+            slots[slot].state = .idle
             logger.debug("worker ready", metadata: ["vox.worker.pid": "\(worker.pid)", "vox.worker.slot": "\(slot)"])
             lend(slot: slot)
         case .frame(let frame):
@@ -115,7 +120,7 @@ actor WorkerPool {
 
     private func fail(slot: Int, reason: String) {
         slots[slot].worker = nil
-        slots[slot].state = "dead"
+        slots[slot].state = .dead
         problem = reason
         logger.error("worker failed", metadata: ["vox.worker.slot": "\(slot)", "vox.reason": "\(reason)"])
         failWaitersIfNoWorkerCanCome()
@@ -126,7 +131,7 @@ actor WorkerPool {
         guard let worker = slots[slot].worker else { return }
         if !waiters.isEmpty {
             let waiter = waiters.removeFirst()
-            slots[slot].state = "busy"
+            slots[slot].state = .busy
             slots[slot].requests += 1
             waiter.continuation.resume(returning: worker)
         } else if !idle.contains(slot) {
@@ -139,14 +144,14 @@ actor WorkerPool {
         while let slot = idle.first {
             idle.removeFirst()
             guard let worker = slots[slot].worker, worker.isRunning else { continue }
-            slots[slot].state = "busy"
+            slots[slot].state = .busy
             slots[slot].requests += 1
             return worker
         }
         if phase == .stopping {
             throw VoxError(.unavailable, "The server is shutting down; retry on another instance or after it restarts.")
         }
-        guard slots.contains(where: { $0.state != "dead" }) else {
+        guard slots.contains(where: { $0.state != .dead }) else {
             throw VoxError(.unavailable, "No synthesis worker is running (\(problem ?? "they keep crashing")). Retry later.")
         }
         nextWaiterID += 1
@@ -165,10 +170,11 @@ actor WorkerPool {
         waiters.remove(at: index).continuation.resume(throwing: CancellationError())
     }
 
-    /// Returns a worker after its request finished.
-    func checkin(_ worker: WorkerProcess) {
+    /// Returns a worker after its request finished, with its cache counters when it sent them.
+    func checkin(_ worker: WorkerProcess, cacheStats: ServiceStatus.Cache? = nil) {
         guard slots[worker.slot].worker === worker else { return }
-        slots[worker.slot].state = "idle"
+        if let cacheStats { slots[worker.slot].cache = cacheStats }
+        slots[worker.slot].state = .idle
         lend(slot: worker.slot)
     }
 
@@ -183,10 +189,10 @@ actor WorkerPool {
         slots[slot].worker = nil
         idle.removeAll { $0 == slot }
         if phase == .stopping {
-            slots[slot].state = "stopped"
+            slots[slot].state = .stopped
             return
         }
-        guard slots[slot].state != "starting" else { return }  // launch() reports it
+        guard slots[slot].state != .starting else { return }  // launch() reports it
         let now = ContinuousClock.now
         slots[slot].crashes = slots[slot].crashes.filter { now - $0 < .seconds(60) } + [now]
         logger.error("worker died; restarting it", metadata: ["vox.worker.pid": "\(pid)", "vox.reason": "\(reason)"])
@@ -196,12 +202,12 @@ actor WorkerPool {
         }
         slots[slot].restarts += 1
         totalRestarts += 1
-        slots[slot].state = "starting"
+        slots[slot].state = .starting
         Task { await self.launch(slot: slot) }
     }
 
     private func failWaitersIfNoWorkerCanCome() {
-        guard !slots.contains(where: { $0.state != "dead" }) else { return }
+        guard !slots.contains(where: { $0.state != .dead }) else { return }
         for waiter in waiters {
             waiter.continuation.resume(throwing: VoxError(.unavailable, "No synthesis worker is running (\(problem ?? "unknown")). Retry later."))
         }
@@ -219,10 +225,15 @@ actor WorkerPool {
         }
         for i in slots.indices {
             slots[i].worker = nil
-            slots[i].state = "stopped"
+            slots[i].state = .stopped
         }
         for waiter in phaseWaiters { waiter.resume(returning: phase) }
         phaseWaiters = []
+    }
+
+    /// The workers' conditioning caches together (each as its worker last reported it).
+    var cacheStats: ServiceStatus.Cache {
+        slots.reduce(ServiceStatus.Cache()) { $0 + $1.cache }
     }
 
     var status: [ServiceStatus.Worker] {

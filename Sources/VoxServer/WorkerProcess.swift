@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import VoxCore
+import VoxRuntime
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -27,13 +28,14 @@ final class WorkerProcess: @unchecked Sendable {
     private var waiter: CheckedContinuation<Event, Never>?
     private var hasExited = false
 
-    /// Starts `executable worker <arguments>`.
-    init(slot: Int, executable: URL, arguments: [String], onExit: @escaping @Sendable (Int32) -> Void) throws {
+    /// Starts `executable worker <arguments>`, in `environment` (nil: this process's).
+    init(slot: Int, executable: URL, arguments: [String], environment: [String: String]?, onExit: @escaping @Sendable (Int32) -> Void) throws {
         self.slot = slot
         let process = Process()
         process.terminationHandler = { onExit($0.processIdentifier) }
         process.executableURL = executable
         process.arguments = ["worker"] + arguments
+        if let environment { process.environment = environment }
         let toWorker = Pipe()
         let fromWorker = Pipe()
         process.standardInput = toWorker

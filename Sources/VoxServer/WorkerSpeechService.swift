@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import ServiceLifecycle
 import VoxCore
+import VoxRuntime
 
 /// `--isolation process`: synthesis runs in `voxserve worker` subprocesses, so an engine that
 /// crashes takes down one worker, not the server. Voice listing and uploads stay in this process
@@ -20,9 +21,15 @@ public final class WorkerSpeechService: SpeechService {
     /// - Parameters:
     ///   - local: answers voice queries and uploads, and synthesizes when workers cannot start.
     ///   - executable: the `voxserve` binary to run as `executable worker <arguments>`.
-    public init(local: any SpeechService, workers: Int, executable: URL, arguments: [String], startTimeout: Duration = .seconds(60), logger: Logger) {
+    ///   - environment: the workers' environment (nil: this process's), which decides their
+    ///     voices, caches and models: give them the server's.
+    public init(
+        local: any SpeechService, workers: Int, executable: URL, arguments: [String], environment: [String: String]? = nil,
+        startTimeout: Duration = .seconds(60), logger: Logger
+    ) {
         self.local = local
-        self.pool = WorkerPool(size: workers, executable: executable, arguments: arguments, startTimeout: startTimeout, logger: logger)
+        self.pool = WorkerPool(
+            size: workers, executable: executable, arguments: arguments, environment: environment, startTimeout: startTimeout, logger: logger)
         self.logger = logger
     }
 
@@ -62,7 +69,7 @@ public final class WorkerSpeechService: SpeechService {
         }
         return SpeechStream(
             voice: started.voice ?? request.voice ?? "", sampleRate: started.sampleRate ?? 0, plan: started.plan ?? "",
-            cache: started.cache ?? .none, warm: started.warm ?? true, chunks: chunks)
+            warm: started.warm ?? true, chunks: chunks)
     }
 
     /// Sends the request to a worker and waits for `started`; a worker that dies first is
@@ -121,7 +128,8 @@ public final class WorkerSpeechService: SpeechService {
                 switch await worker.nextEvent() {
                 case .frame(let frame) where frame.message.id == id && frame.message.type == .chunk:
                     let audio = AudioBuffer(samples: WorkerWire.samples(frame.payload), sampleRate: frame.message.sampleRate ?? 0)
-                    let chunk = AudioChunk(audio: audio, index: frame.message.index ?? 0, isLast: frame.message.isLast ?? false)
+                    let chunk = AudioChunk(
+                        audio: audio, index: frame.message.index ?? 0, isLast: frame.message.isLast ?? false, conditioning: frame.message.conditioning)
                     if Task.isCancelled { continue }
                     if streaming {
                         continuation.yield(chunk)
@@ -131,7 +139,7 @@ public final class WorkerSpeechService: SpeechService {
                     }
                 case .frame(let frame) where frame.message.id == id && frame.message.type == .done:
                     finished.set(true)
-                    await pool.checkin(worker)
+                    await pool.checkin(worker, cacheStats: frame.message.cacheStats)
                     for chunk in held { continuation.yield(chunk) }
                     continuation.finish()
                     return
@@ -175,7 +183,7 @@ public final class WorkerSpeechService: SpeechService {
     }
 
     static func error(from message: WorkerWire.Message) -> VoxError {
-        let kind = message.errorKind.flatMap(VoxError.Kind.init(rawValue:)) ?? .engineFailure
+        let kind = message.errorKind ?? .engineFailure
         return VoxError(kind, message.message ?? "The worker failed without saying why.")
     }
 
@@ -197,9 +205,11 @@ public final class WorkerSpeechService: SpeechService {
         case .failed(let reason):
             status.workerProblem = "Worker processes could not start (\(reason)); synthesizing in the server process."
         default:
-            status.isolation = "process"
+            status.isolation = .process
             status.plan = await pool.plan.isEmpty ? status.plan : pool.plan
             if let problem = await pool.problem { status.workerProblem = problem }
+            // Cloned voices are conditioned in the workers: their caches count with the server's.
+            status.cache = status.cache + (await pool.cacheStats)
         }
         status.workers = await pool.status
         status.workerRestarts = await pool.totalRestarts

@@ -5,7 +5,7 @@ import VoxEngines
 import VoxONNX
 import VoxOptimizer
 import VoxPhonemizer
-import VoxServer
+import VoxRuntime
 
 /// The measurements behind `voxserve bench`.
 struct Bench {
@@ -109,9 +109,11 @@ struct Bench {
         // Warm synthesis: engines loaded once in this process, the paragraph synthesized repeatedly.
         let home = try scratch("warm")
         defer { try? FileManager.default.removeItem(at: home) }
-        let warmPaths = VoxPaths(home: home, depsDirectory: paths.depsDirectory)
-        let optimized = SynthesizerFactory(paths: warmPaths, settings: EngineSettings(optimize: true), phonemizer: EspeakPhonemizer.shared)
-        let plain = SynthesizerFactory(paths: warmPaths, settings: EngineSettings(optimize: false), phonemizer: EspeakPhonemizer.shared)
+        var warmPaths = paths
+        warmPaths.home = home
+        warmPaths.cacheDirectory = home.appendingPathComponent("cache")
+        let optimized = SynthesizerFactory(configuration: RuntimeConfiguration(paths: warmPaths, optimize: true), phonemizer: EspeakPhonemizer.shared)
+        let plain = SynthesizerFactory(configuration: RuntimeConfiguration(paths: warmPaths, optimize: false), phonemizer: EspeakPhonemizer.shared)
         let optimizedEngine = try await optimized.piper(voice)
         let plainEngine = try await plain.piper(voice)
         let request = SynthesisRequest(text: Self.paragraph)
@@ -162,11 +164,14 @@ struct Bench {
         let home = try scratch("cache")
         defer { try? FileManager.default.removeItem(at: home) }
         // A 10 s reference spoken by the default voice itself (no file from outside).
-        let engine = try PiperEngine(voice: voice, phonemizer: EspeakPhonemizer.shared, runtime: try ONNXRuntime.shared())
+        let engine = try PiperEngine(voice: voice, phonemizer: EspeakPhonemizer.shared, runtime: try ONNXRuntime.shared(paths: paths))
         var audio = try await engine.synthesize(SynthesisRequest(text: Self.paragraph))
         audio.samples = Array(audio.samples.prefix(10 * audio.sampleRate))
         let reference = VoiceReference(data: try AudioEncoder().encode(audio, as: .wav), label: "bench-10s.wav")
-        let embedder = try SpeakerEmbedder(paths: VoxPaths(home: home, depsDirectory: paths.depsDirectory))
+        var scratchPaths = paths
+        scratchPaths.home = home
+        scratchPaths.cacheDirectory = home.appendingPathComponent("cache")
+        let embedder = try SpeakerEmbedder(paths: scratchPaths)
         let key = embedder.key(for: reference)
         let result = try await ConditioningCacheBenchmark.run(
             reference: reference.data, engine: key.engine, modelFingerprint: key.modelFingerprint, parameters: key.parameters,

@@ -4,7 +4,7 @@ import VoxCore
 import VoxEngines
 import VoxOptimizer
 import VoxPhonemizer
-import VoxServer
+import VoxRuntime
 
 /// `voxserve bench`: every speed claim measured beside its baseline and its peer, in one run.
 struct BenchCommand: AsyncParsableCommand {
@@ -41,8 +41,10 @@ struct BenchCommand: AsyncParsableCommand {
 
     func run() async throws {
         VoxServeCommand.bootstrapLogging(verbose: false)
-        let paths = VoxPaths.fromEnvironment()
-        let voice = try VoiceCatalog(paths: paths).resolve(name: self.voice)
+        let paths = VoxServeCommand.environmentConfiguration().paths
+        guard case .piper(let voice, _) = try await VoiceRegistry(paths: paths).resolve(self.voice) else {
+            throw ValidationError("--voice must name a Piper voice: the benchmark measures Piper against its Python tooling.")
+        }
         let bench = Bench(paths: paths, voice: voice, runs: runs)
         var results = BenchResults(machine: Bench.machine(), voice: voice.name, runs: runs)
         print("VoxServe benchmark — \(results.machine), voice \(voice.name), \(runs) runs per variant (medians)\n")

@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import VoxCore
 import VoxPhonemizer
-import VoxServer
+import VoxRuntime
 
 struct DoctorCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -19,7 +19,7 @@ struct DoctorCommand: AsyncParsableCommand {
 
     func run() async throws {
         VoxServeCommand.bootstrapLogging(verbose: false)
-        let factory = SynthesizerFactory(paths: .fromEnvironment(), settings: .fromEnvironment(), phonemizer: EspeakPhonemizer.shared)
+        let factory = SynthesizerFactory(configuration: VoxServeCommand.environmentConfiguration(), phonemizer: EspeakPhonemizer.shared)
         let report = await DoctorReport.build(factory: factory)
         if json {
             let encoder = JSONEncoder()

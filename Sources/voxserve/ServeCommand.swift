@@ -3,9 +3,10 @@ import Foundation
 import Hummingbird
 import Logging
 import VoxCore
+import VoxRuntime
 import VoxServer
 
-extension ServerConfiguration.Isolation: ExpressibleByArgument {}
+extension Isolation: ExpressibleByArgument {}
 
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -28,7 +29,7 @@ struct ServeCommand: AsyncParsableCommand {
     var apiKey: String?
 
     @Option(help: "Where synthesis runs: inprocess, or process (voxserve worker subprocesses).")
-    var isolation: ServerConfiguration.Isolation = .inProcess
+    var isolation: Isolation = .inProcess
 
     @Option(help: "Worker processes with --isolation process.")
     var workers = 2
@@ -57,12 +58,11 @@ struct ServeCommand: AsyncParsableCommand {
         if let apiKey, apiKey.isEmpty { throw ValidationError("--api-key must not be empty.") }
     }
 
-    /// The configuration from the options and the environment, mapped in this one place.
-    func serverConfiguration(environment: [String: String] = ProcessInfo.processInfo.environment) -> ServerConfiguration {
-        let envKey = environment["VOXSERVE_API_KEY"].flatMap { $0.isEmpty ? nil : $0 }
-        return ServerConfiguration(
-            host: host, port: port, apiKey: apiKey ?? envKey, isolation: isolation, workers: workers,
-            optimize: engine.optimize, maxUploadBytes: maxUploadMB * 1024 * 1024,
+    /// The server's configuration from the options and the runtime's (the environment's), mapped in this one place.
+    func serverConfiguration(runtime: RuntimeConfiguration) -> ServerConfiguration {
+        ServerConfiguration(
+            host: host, port: port, apiKey: apiKey ?? runtime.apiKey, isolation: isolation, workers: workers,
+            optimize: runtime.optimize, maxUploadBytes: maxUploadMB * 1024 * 1024,
             maxConcurrentSyntheses: maxConcurrent ?? (isolation == .process ? workers : 2),
             maxQueuedRequests: maxQueue, requestTimeout: .seconds(timeoutSeconds))
     }
@@ -71,8 +71,9 @@ struct ServeCommand: AsyncParsableCommand {
         VoxServeCommand.bootstrapLogging(verbose: engine.verbose)
         var logger = Logger(label: "voxserve")
         logger.logLevel = engine.verbose ? .debug : .info
-        let configuration = serverConfiguration()
-        let local = EngineSpeechService.production(optimize: configuration.optimize, warmUp: configuration.isolation == .inProcess, logger: logger)
+        let runtime = engine.configuration(warmUp: true)
+        let configuration = serverConfiguration(runtime: runtime)
+        let local = EngineSpeechService(configuration: runtime, warmUpOnStart: configuration.isolation == .inProcess, logger: logger)
         let service: any SpeechService
         switch configuration.isolation {
         case .inProcess:

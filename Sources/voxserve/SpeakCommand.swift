@@ -5,7 +5,7 @@ import VoxCore
 import VoxEngines
 import VoxOptimizer
 import VoxPhonemizer
-import VoxServer
+import VoxRuntime
 
 struct SpeakCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -72,9 +72,9 @@ struct SpeakCommand: AsyncParsableCommand {
     }
 
     /// A stored reference voice by name, else an audio file.
-    func loadReference(_ value: String, paths: VoxPaths) async throws -> VoiceReference {
-        if VoiceLibrary.isValidName(value), let stored = try? await VoiceLibrary(paths: paths).reference(named: value) {
-            return stored
+    func loadReference(_ value: String, registry: VoiceRegistry) async throws -> VoiceReference {
+        if VoiceName.isValid(value), case .cloned(let stored)? = try? await registry.resolve(value) {
+            return try await registry.reference(of: stored)
         }
         guard FileManager.default.fileExists(atPath: value) else {
             throw VoxError.invalidInput("The reference '\(value)' is neither a stored voice nor an audio file.")
@@ -90,17 +90,25 @@ struct SpeakCommand: AsyncParsableCommand {
         var request = request(text: spoken)
         try request.validate()
 
-        let paths = VoxPaths.fromEnvironment()
-        let factory = SynthesizerFactory(
-            paths: paths, settings: EngineSettings(optimize: engine.optimize, warmUp: false), phonemizer: EspeakPhonemizer.shared)
+        let configuration = engine.configuration(warmUp: false)
+        let factory = SynthesizerFactory(configuration: configuration, phonemizer: EspeakPhonemizer.shared)
+        let registry = VoiceRegistry(paths: configuration.paths)
         let synthesizer: any SpeechSynthesizer
         if cloning {
             guard let reference else { throw VoxError.invalidInput("Chatterbox needs --reference.") }
-            request.reference = try await loadReference(reference, paths: paths)
+            request.reference = try await loadReference(reference, registry: registry)
             request.voice = nil
             synthesizer = try await factory.chatterbox()
         } else {
-            synthesizer = try await factory.piper(try VoiceCatalog(paths: paths).resolve(voice))
+            switch try await registry.resolve(nameOrPath: voice) {
+            case .piper(let piper, _):
+                synthesizer = try await factory.piper(piper)
+            case .cloned(let stored):
+                // A stored reference named as the voice: clone it.
+                request.reference = try await registry.reference(of: stored)
+                request.voice = nil
+                synthesizer = try await factory.chatterbox()
+            }
         }
         let ready = clock.now
         var audio = AudioBuffer(samples: [], sampleRate: synthesizer.info.sampleRate)
@@ -118,12 +126,12 @@ struct SpeakCommand: AsyncParsableCommand {
             // For `voxserve bench`: seconds since this command started.
             let report = SpeakTimings(
                 engineReady: (ready - start).seconds, firstAudio: ((firstAudio ?? clock.now) - start).seconds, total: seconds,
-                audioSeconds: audio.duration, optimized: engine.optimize)
+                audioSeconds: audio.duration, optimized: configuration.optimize)
             print(String(decoding: try JSONEncoder().encode(report), as: UTF8.self))
         }
         let line = String(
             format: "Wrote %@: %.1f s of audio at %d Hz in %.2f s (%@).\n", url.path, audio.duration, audio.sampleRate, seconds,
-            engine.optimize ? "optimized" : "not optimized")
+            configuration.optimize ? "optimized" : "not optimized")
         FileHandle.standardError.write(Data(line.utf8))
     }
 }

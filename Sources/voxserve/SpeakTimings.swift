@@ -6,7 +6,3 @@ struct SpeakTimings: Codable {
     var audioSeconds: Double
     var optimized: Bool
 }
-
-extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
-}

@@ -4,7 +4,7 @@ import VoxAudio
 import VoxCore
 import VoxEngines
 import VoxOptimizer
-import VoxServer
+import VoxRuntime
 
 struct VoicesCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -20,7 +20,7 @@ struct VoicesCommand: AsyncParsableCommand {
 
         func run() async throws {
             VoxServeCommand.bootstrapLogging(verbose: false)
-            let paths = VoxPaths.fromEnvironment()
+            let paths = VoxServeCommand.environmentConfiguration().paths
             let voices = VoiceCatalog(paths: paths).list()
             let references = try await VoiceLibrary(paths: paths).list()
             if json {
@@ -55,8 +55,10 @@ struct VoicesCommand: AsyncParsableCommand {
         @Flag(help: "Replace an existing voice of that name.") var replace = false
 
         func validate() throws {
-            guard VoiceLibrary.isValidName(name) else {
-                throw ValidationError("'\(name)' is not a valid voice name: use 1–64 letters, digits, '_', '.' or '-', not starting with '.'.")
+            do {
+                try VoiceName.validate(name)
+            } catch let error as VoxError {
+                throw ValidationError(error.message)
             }
         }
 
@@ -64,7 +66,7 @@ struct VoicesCommand: AsyncParsableCommand {
             VoxServeCommand.bootstrapLogging(verbose: false)
             let url = URL(fileURLWithPath: file)
             let audio = try AudioDecoder().decode(contentsOf: url)
-            let entry = try await VoiceLibrary(paths: .fromEnvironment()).add(name: name, file: url, replacing: replace)
+            let entry = try await VoiceLibrary(paths: VoxServeCommand.environmentConfiguration().paths).add(name: name, file: url, replacing: replace)
             print("Added voice '\(entry.name)': \(String(format: "%.1f", audio.duration)) s of \(entry.format.rawValue), sha256 \(entry.sha256.prefix(12)).")
         }
     }
@@ -76,7 +78,7 @@ struct VoicesCommand: AsyncParsableCommand {
 
         func run() async throws {
             VoxServeCommand.bootstrapLogging(verbose: false)
-            let entry = try await VoiceLibrary(paths: .fromEnvironment()).remove(name: name)
+            let entry = try await VoiceLibrary(paths: VoxServeCommand.environmentConfiguration().paths).remove(name: name)
             print("Removed voice '\(entry.name)'.")
         }
     }
@@ -92,7 +94,7 @@ struct VoicesCommand: AsyncParsableCommand {
 
         func run() async throws {
             VoxServeCommand.bootstrapLogging(verbose: false)
-            let paths = VoxPaths.fromEnvironment()
+            let paths = VoxServeCommand.environmentConfiguration().paths
             let library = VoiceLibrary(paths: paths)
             let embedder = try SpeakerEmbedder(paths: paths)
             let a = try await embedder.embedding(for: try await reference(first, library: library))
@@ -107,7 +109,7 @@ struct VoicesCommand: AsyncParsableCommand {
 
         /// A stored voice when the library has the name, else a file.
         func reference(_ value: String, library: VoiceLibrary) async throws -> VoiceReference {
-            if VoiceLibrary.isValidName(value), let stored = try? await library.reference(named: value) {
+            if VoiceName.isValid(value), let stored = try? await library.reference(named: value) {
                 return stored
             }
             guard FileManager.default.fileExists(atPath: value) else {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import VoxRuntime
 
 @main
 struct VoxServeCommand: AsyncParsableCommand {
@@ -9,6 +10,11 @@ struct VoxServeCommand: AsyncParsableCommand {
         abstract: "Self-hosted text-to-speech: Piper voices and voice cloning on ONNX Runtime.",
         subcommands: [ServeCommand.self, SpeakCommand.self, VoicesCommand.self, DoctorCommand.self, BenchCommand.self, WorkerCommand.self]
     )
+
+    /// The process's configuration: the environment, read here once for every command.
+    static func environmentConfiguration() -> RuntimeConfiguration {
+        RuntimeConfiguration.fromEnvironment(ProcessInfo.processInfo.environment)
+    }
 
     static func bootstrapLogging(verbose: Bool) {
         LoggingSystem.bootstrap { label in
@@ -27,8 +33,12 @@ struct EngineOptions: ParsableArguments {
     @Flag(name: .shortAndLong, help: "Log what the engine and optimizer do.")
     var verbose = false
 
-    /// The optimizer is on unless --no-optimize or VOXSERVE_OPTIMIZE=0.
-    var optimize: Bool {
-        !noOptimize && ProcessInfo.processInfo.environment["VOXSERVE_OPTIMIZE"] != "0"
+    /// The environment's configuration with these flags applied: the optimizer is on unless
+    /// --no-optimize or VOXSERVE_OPTIMIZE=0.
+    func configuration(warmUp: Bool) -> RuntimeConfiguration {
+        var configuration = VoxServeCommand.environmentConfiguration()
+        configuration.optimize = configuration.optimize && !noOptimize
+        configuration.warmUp = warmUp
+        return configuration
     }
 }

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
-import VoxServer
+import VoxRuntime
 
 /// `voxserve worker`: started by `voxserve serve --isolation process`, never by hand. Speaks the
 /// framed protocol described in `WorkerWire` on stdin/stdout and logs to stderr.
@@ -19,7 +19,7 @@ struct WorkerCommand: AsyncParsableCommand {
         VoxServeCommand.bootstrapLogging(verbose: engine.verbose)
         var logger = Logger(label: "voxserve.worker")
         logger[metadataKey: "vox.worker.pid"] = "\(ProcessInfo.processInfo.processIdentifier)"
-        let service = EngineSpeechService.production(optimize: engine.optimize, warmUp: false, logger: logger)
+        let service = EngineSpeechService(configuration: engine.configuration(warmUp: true), warmUpOnStart: false, logger: logger)
         try await service.warmUp()
         try await WorkerHost(service: service, outputFD: frames, logger: logger).run(plan: await service.status().plan)
     }

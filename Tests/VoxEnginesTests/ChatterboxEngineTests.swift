@@ -20,6 +20,38 @@ import VoxONNX
         #expect(!engine.info.modelFingerprint.isEmpty)
     }
 
+    @Test func theOptionsSentenceLengthDecidesHowTextIsSplit() async throws {
+        // The execution plan's `maxSentenceCharacters` reaches the engine through its options.
+        let sentence = "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen."
+        func spokenTexts(maxCharacters: Int) async throws -> [String] {
+            var options = ChatterboxOptions()
+            options.maxSentenceCharacters = maxCharacters
+            options.maxNewTokens = 4
+            let engine = try ChatterboxFixtures.engine(options: options)
+            var texts: [String] = []
+            for try await chunk in engine.stream(SynthesisRequest(text: sentence, reference: try ChatterboxFixtures.reference(), seed: 1)) {
+                if let text = chunk.text, texts.last != text { texts.append(text) }
+            }
+            return texts
+        }
+        #expect(try await spokenTexts(maxCharacters: 300).count == 1)
+        let short = try await spokenTexts(maxCharacters: 40)
+        #expect(short.count >= 3, "\(short)")
+        #expect(short.allSatisfy { $0.count <= 45 }, "\(short)")
+    }
+
+    @Test func everyChunkCarriesWhereItsVoiceCameFrom() async throws {
+        let engine = try ChatterboxFixtures.engine()
+        let reference = try ChatterboxFixtures.reference(frequency: 210)
+        let request = SynthesisRequest(text: "Hello there. Again.", reference: reference, seed: 3)
+        var first: [ConditioningCacheOutcome?] = []
+        for try await chunk in engine.stream(request) { first.append(chunk.conditioning) }
+        var second: [ConditioningCacheOutcome?] = []
+        for try await chunk in engine.stream(request) { second.append(chunk.conditioning) }
+        #expect(!first.isEmpty && first.allSatisfy { $0 == .miss })
+        #expect(!second.isEmpty && second.allSatisfy { $0 == .memoryHit })
+    }
+
     @Test func kvCacheGrowsByOneStepPerToken() async throws {
         let engine = try ChatterboxFixtures.engine()
         let gen = try await engine.speechTokens(for: text, reference: try ChatterboxFixtures.reference(), seed: 1)

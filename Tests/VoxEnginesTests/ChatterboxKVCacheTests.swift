@@ -42,14 +42,14 @@ import VoxONNX
     }
 
     @Test func aPresentValueOfTheDeclaredTypeIsFedBackAsItIs() throws {
-        let runtime = try ONNXRuntime.shared()
+        let runtime = try ONNXRuntime.shared(paths: .fromEnvironment(ProcessInfo.processInfo.environment))
         let present = try ONNXValue(Tensor(float16: [0.5, -1.25, 3, 0], shape: [1, 1, 2, 2]), runtime: runtime)
         let fed = try ChatterboxGenerator.cacheValue(present, as: .float16, runtime: runtime)
         #expect(fed === present)
     }
 
     @Test func aPresentValueOfAnotherTypeIsConvertedToTheDeclaredOne() throws {
-        let runtime = try ONNXRuntime.shared()
+        let runtime = try ONNXRuntime.shared(paths: .fromEnvironment(ProcessInfo.processInfo.environment))
         let present = try ONNXValue(Tensor(float32: [0.5, -1.25, 3, 0], shape: [1, 1, 2, 2]), runtime: runtime)
         let fed = try ChatterboxGenerator.cacheValue(present, as: .float16, runtime: runtime)
         #expect(fed !== present)

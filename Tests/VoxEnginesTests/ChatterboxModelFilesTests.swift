@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import VoxCore
 @testable import VoxEngines
+import VoxONNX
 
 @Suite struct ChatterboxModelFilesTests {
     @Test func findsEachGraphsVariantsAndChoosesFP32ByDefault() throws {
@@ -9,9 +10,9 @@ import VoxCore
         #expect(files.graphDirectory.lastPathComponent == "onnx")
         #expect(files.variants(for: .languageModel) == [.fp32, .fp16])
         #expect(files.variants(for: .conditionalDecoder) == [.fp32, .q4])
-        #expect(files.variants(for: .embedTokens) == [.fp32, .quantized])
+        #expect(files.variants(for: .embedTokens) == [.fp32, .int8])
         #expect(files.variants(for: .speechEncoder) == [.fp32])
-        for component in ChatterboxComponent.allCases {
+        for component in ChatterboxModelFiles.components {
             #expect(files.selection[component] == .fp32)
         }
         #expect(files.url(for: .languageModel).lastPathComponent == "language_model.onnx")
@@ -24,7 +25,7 @@ import VoxCore
         #expect(files.url(for: .languageModel).lastPathComponent == "language_model_fp16.onnx")
         #expect(files.fingerprint != before)
         #expect(files.fingerprint(of: .speechEncoder) == (try ChatterboxModelFiles(directory: files.directory)).fingerprint(of: .speechEncoder))
-        let q4 = try files.selecting([.conditionalDecoder: .q4, .embedTokens: .quantized])
+        let q4 = try files.selecting([.conditionalDecoder: .q4, .embedTokens: .int8])
         #expect(q4.url(for: .conditionalDecoder).lastPathComponent == "conditional_decoder_q4.onnx")
         #expect(q4.url(for: .embedTokens).lastPathComponent == "embed_tokens_quantized.onnx")
         #expect(q4.selection[.languageModel] == .fp16)
@@ -39,9 +40,9 @@ import VoxCore
     }
 
     @Test func precisionFileNamesFollowTheExport() {
-        #expect(ChatterboxPrecision.fp32.fileName(for: .languageModel) == "language_model.onnx")
-        #expect(ChatterboxPrecision.q4f16.fileName(for: .languageModel) == "language_model_q4f16.onnx")
-        #expect(ChatterboxPrecision.quantized.fileName(for: .speechEncoder) == "speech_encoder_quantized.onnx")
+        #expect(ModelPrecision.fp32.fileNames(for: .languageModel) == ["language_model.onnx"])
+        #expect(ModelPrecision.q4f16.fileNames(for: .languageModel) == ["language_model_q4f16.onnx"])
+        #expect(ModelPrecision.int8.fileNames(for: .speechEncoder) == ["speech_encoder_quantized.onnx", "speech_encoder_int8.onnx"])
     }
 
     @Test func graphsBesideTheTokenizerAndMissingGraphsAreHandled() throws {

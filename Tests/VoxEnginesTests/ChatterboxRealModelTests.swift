@@ -16,14 +16,14 @@ import VoxONNX
     func engine() throws -> ChatterboxEngine {
         let dir = try #require(Self.directory)
         var files = try ChatterboxModelFiles(directory: dir)
-        if let raw = ProcessInfo.processInfo.environment["VOXSERVE_CHATTERBOX_VARIANT"], let precision = ChatterboxPrecision(rawValue: raw) {
-            for component in ChatterboxComponent.allCases where files.variants(for: component).contains(precision) {
+        if let raw = ProcessInfo.processInfo.environment["VOXSERVE_CHATTERBOX_VARIANT"], let precision = ModelPrecision(rawValue: raw) {
+            for component in ChatterboxModelFiles.components where files.variants(for: component).contains(precision) {
                 try files.select(precision, for: component)
             }
         }
         var options = ChatterboxOptions()
         options.maxNewTokens = 400
-        return try ChatterboxEngine(files: files, options: options, runtime: try .shared())
+        return try ChatterboxEngine(files: files, options: options, runtime: try .shared(paths: .fromEnvironment(ProcessInfo.processInfo.environment)))
     }
 
     func reference() throws -> VoiceReference {

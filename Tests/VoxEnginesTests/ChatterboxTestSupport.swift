@@ -8,7 +8,7 @@ import VoxONNX
 /// The tiny Chatterbox-shaped models that scripts/make_chatterbox_test_models.py writes.
 enum ChatterboxFixtures {
     static func directory(_ name: String = "chatterbox-tiny") throws -> URL {
-        let deps = try #require(VoxPaths.fromEnvironment().depsDirectory, "run `make test` (setup) first: no .deps folder found")
+        let deps = try #require(VoxPaths.fromEnvironment(ProcessInfo.processInfo.environment).depsDirectory, "run `make test` (setup) first: no .deps folder found")
         let dir = deps.appendingPathComponent("test-models/\(name)")
         try #require(
             FileManager.default.fileExists(atPath: dir.appendingPathComponent("tokenizer.json").path),
@@ -17,11 +17,11 @@ enum ChatterboxFixtures {
     }
 
     static func engine(
-        _ name: String = "chatterbox-tiny", variants: [ChatterboxComponent: ChatterboxPrecision] = [:],
+        _ name: String = "chatterbox-tiny", variants: [ModelComponentID: ModelPrecision] = [:],
         options: ChatterboxOptions = ChatterboxOptions(), store: (any SpeakerConditioningStore)? = nil
     ) throws -> ChatterboxEngine {
         try ChatterboxEngine(
-            modelDirectory: try directory(name), variants: variants, options: options, runtime: try .shared(), conditioningStore: store)
+            modelDirectory: try directory(name), variants: variants, options: options, runtime: try .shared(paths: .fromEnvironment(ProcessInfo.processInfo.environment)), conditioningStore: store)
     }
 
     /// A WAV reference: a voiced-sounding tone with vibrato and a syllable-rate envelope.
@@ -60,7 +60,7 @@ actor CountingConditioningStore: SpeakerConditioningStore {
     func conditioning(
         for reference: VoiceReference, engine: String, modelFingerprint: String, parameters: [String: String],
         compute: @escaping @Sendable () async throws -> [String: Tensor]
-    ) async throws -> [String: Tensor] {
+    ) async throws -> (tensors: [String: Tensor], outcome: ConditioningCacheOutcome) {
         lookups += 1
         lastParameters = parameters
         lastFingerprint = modelFingerprint

@@ -100,7 +100,7 @@ import VoxCore
         let env = ProcessInfo.processInfo.environment
         var dirs: [URL] = []
         if let d = env["VOXSERVE_GPT2_TOKENIZER_DIR"], !d.isEmpty { dirs.append(URL(fileURLWithPath: d)) }
-        if let deps = VoxPaths.fromEnvironment().depsDirectory { dirs.append(deps.appendingPathComponent("gpt2-tokenizer")) }
+        if let deps = VoxPaths.fromEnvironment(ProcessInfo.processInfo.environment).depsDirectory { dirs.append(deps.appendingPathComponent("gpt2-tokenizer")) }
         if let d = env["VOXSERVE_CHATTERBOX_DIR"], !d.isEmpty { dirs.append(URL(fileURLWithPath: d)) }
         return dirs.filter {
             FileManager.default.fileExists(atPath: $0.appendingPathComponent("tokenizer.json").path)

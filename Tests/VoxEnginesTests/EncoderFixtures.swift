@@ -12,7 +12,7 @@ struct EncoderFixtures {
     let directory: URL
 
     init() throws {
-        let paths = VoxPaths.fromEnvironment()
+        let paths = VoxPaths.fromEnvironment(ProcessInfo.processInfo.environment)
         let deps = try #require(paths.depsDirectory, "No .deps folder: run scripts/setup.sh or set VOXSERVE_DEPS.")
         weights = try #require(paths.resemblyzerWeights)
         try #require(FileManager.default.fileExists(atPath: weights.path), "Missing \(weights.path): run scripts/setup.sh.")

@@ -6,7 +6,11 @@ import VoxONNX
 
 /// The default voice installed by setup; these tests always run (setup is part of `make test`).
 func defaultVoice() throws -> PiperVoice {
-    try VoiceCatalog(paths: .fromEnvironment()).resolve(VoiceCatalog.defaultVoice)
+    let installed = VoiceCatalog(paths: .fromEnvironment(ProcessInfo.processInfo.environment)).voices()
+    guard let voice = installed.first(where: { $0.voice.name == VoiceCatalog.defaultVoice })?.voice else {
+        throw VoxError.unknownVoice(VoiceCatalog.defaultVoice, known: installed.map(\.voice.name))
+    }
+    return voice
 }
 
 /// Phonemes given directly, so these tests pin the engine without espeak-ng.
@@ -20,7 +24,7 @@ private let hello = ["həlˈoʊ wˈɜːld.", "hˈaʊ ɑːɹ juː?"]
 
 @Suite struct PiperEngineTests {
     func engine(_ sentences: [String] = hello) throws -> PiperEngine {
-        try PiperEngine(voice: try defaultVoice(), phonemizer: FixedPhonemizer(sentences: sentences), runtime: try .shared())
+        try PiperEngine(voice: try defaultVoice(), phonemizer: FixedPhonemizer(sentences: sentences), runtime: try .shared(paths: .fromEnvironment(ProcessInfo.processInfo.environment)))
     }
 
     @Test func speaksFiniteAudibleAudioAtTheVoicesRate() async throws {
@@ -31,6 +35,17 @@ private let hello = ["həlˈoʊ wˈɜːld.", "hˈaʊ ɑːɹ juː?"]
         #expect(audio.duration > 0.8 && audio.duration < 5)
         // piper's peak normalisation: full scale
         #expect(abs(audio.peak - 1) < 1e-3)
+    }
+
+    @Test func theEngineLeavesTheTextLengthLimitToTheCaller() async throws {
+        // A server configured for 20,000 characters checks that limit itself; the engine must not
+        // refuse at the library's default of 10,000 (it did).
+        let long = String(repeating: "word ", count: 2_500)
+        #expect(long.count > SynthesisRequest.maxTextLength)
+        let audio = try await engine().synthesize(SynthesisRequest(text: long))
+        #expect(audio.duration > 0.8)
+        let empty = await #expect(throws: VoxError.self) { try await engine().synthesize(SynthesisRequest(text: "  ")) }
+        #expect(empty?.kind == .invalidInput)
     }
 
     @Test func durationGrowsWithLengthScale() async throws {
@@ -68,14 +83,14 @@ private let hello = ["həlˈoʊ wˈɜːld.", "hˈaʊ ɑːɹ juː?"]
     }
 
     @Test func aNonPiperModelIsRejectedWhenLoaded() throws {
-        let deps = try #require(VoxPaths.fromEnvironment().depsDirectory)
+        let deps = try #require(VoxPaths.fromEnvironment(ProcessInfo.processInfo.environment).depsDirectory)
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("notpiper-\(UUID())")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let model = dir.appendingPathComponent("basic.onnx")
         try FileManager.default.copyItem(at: deps.appendingPathComponent("test-models/basic_ops.onnx"), to: model)
         try FileManager.default.copyItem(at: try defaultVoice().configURL, to: URL(fileURLWithPath: model.path + ".json"))
         let error = #expect(throws: VoxError.self) {
-            _ = try PiperEngine(voice: try PiperVoice.load(modelURL: model), phonemizer: FixedPhonemizer(sentences: []), runtime: try .shared())
+            _ = try PiperEngine(voice: try PiperVoice.load(modelURL: model), phonemizer: FixedPhonemizer(sentences: []), runtime: try .shared(paths: .fromEnvironment(ProcessInfo.processInfo.environment)))
         }
         #expect(error?.kind == .invalidModel)
     }
@@ -87,7 +102,7 @@ private let hello = ["həlˈoʊ wˈɜːld.", "hˈaʊ ɑːɹ juː?"]
     func chunks(concurrency: Int) async throws -> [AudioChunk] {
         let engine = try PiperEngine(
             voice: try defaultVoice(), phonemizer: FixedPhonemizer(sentences: Self.sentences),
-            options: SessionOptions(intraOpThreads: 1), runtime: try .shared(), sentenceConcurrency: concurrency)
+            options: SessionOptions(intraOpThreads: 1), runtime: try .shared(paths: .fromEnvironment(ProcessInfo.processInfo.environment)), sentenceConcurrency: concurrency)
         var out: [AudioChunk] = []
         // No noise: the model is deterministic, so any difference would come from the scheduling.
         for try await chunk in engine.stream(SynthesisRequest(text: "x", noiseScale: 0, noiseW: 0)) { out.append(chunk) }

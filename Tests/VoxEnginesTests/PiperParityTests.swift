@@ -28,7 +28,7 @@ import VoxPhonemizer
     }
 
     func reference() throws -> [String: [Sentence]] {
-        let deps = try #require(VoxPaths.fromEnvironment().depsDirectory)
+        let deps = try #require(VoxPaths.fromEnvironment(ProcessInfo.processInfo.environment).depsDirectory)
         let root = deps.deletingLastPathComponent()
         let result = try ProcessRunner.run(
             deps.appendingPathComponent("venv/bin/python"),

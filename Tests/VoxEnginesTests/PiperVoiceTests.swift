@@ -76,16 +76,11 @@ private let smallConfig = """
         #expect((#expect(throws: VoxError.self) { try PiperVoice.load(modelURL: model) })?.kind == .invalidModel)
     }
 
-    @Test func catalogResolvesNamesFromDiskAndRejectsUnknownOnes() throws {
+    @Test func catalogListsTheVoicesOnDiskWithTheirSource() throws {
         let model = try makeVoice(config: smallConfig, name: "xx_XX-small")
-        let catalog = VoiceCatalog(directories: [(model.deletingLastPathComponent(), "user")])
+        let catalog = VoiceCatalog(directories: [(model.deletingLastPathComponent(), .user)])
         #expect(catalog.list().map(\.name) == ["xx_XX-small"])
-        #expect(try catalog.resolve("xx_XX-small").modelURL == model)
-        let error = #expect(throws: VoxError.self) { try catalog.resolve(name: "../../etc/passwd") }
-        #expect(error?.kind == .unknownVoice)
-        #expect((#expect(throws: VoxError.self) { try catalog.resolve("/nonexistent/v.onnx") })?.kind == .modelNotFound)
-        let unknown = #expect(throws: VoxError.self) { try catalog.resolve("nobody") }
-        #expect(unknown?.kind == .unknownVoice)
-        #expect(unknown?.message.contains("xx_XX-small") == true)
+        #expect(catalog.list().map(\.source) == [.user])
+        #expect(catalog.voices().map(\.voice.modelURL) == [model])
     }
 }

@@ -92,7 +92,7 @@ import VoxCore
     }
 
     @Test func theCPUBuildHasNoCUDAFolderAndPreloadingIsANoOp() throws {
-        let runtime = try ONNXRuntime.shared()
+        let runtime = try ONNXRuntime.shared(paths: .fromEnvironment(ProcessInfo.processInfo.environment))
         #expect(runtime.libraryPath.hasSuffix("onnxruntime/lib/libonnxruntime.so.1"))
         #expect(runtime.cudaLibraryDirectory == nil)
         try runtime.preloadCUDALibraries()

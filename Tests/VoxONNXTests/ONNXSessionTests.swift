@@ -3,7 +3,7 @@ import Testing
 import VoxCore
 @testable import VoxONNX
 
-private let paths = VoxPaths.fromEnvironment()
+private let paths = VoxPaths.fromEnvironment(ProcessInfo.processInfo.environment)
 
 private func fixture(_ name: String) throws -> String {
     let deps = try #require(paths.depsDirectory, "run `make test` (setup) first: no .deps folder found")
@@ -12,13 +12,13 @@ private func fixture(_ name: String) throws -> String {
 
 @Suite struct ONNXSessionTests {
     @Test func loadsTheSetupLibraryAndOffersTheCPUProvider() throws {
-        let runtime = try ONNXRuntime.shared()
+        let runtime = try ONNXRuntime.shared(paths: .fromEnvironment(ProcessInfo.processInfo.environment))
         #expect(runtime.version == "1.32.0")
         #expect(runtime.availableProviders().contains("CPUExecutionProvider"))
     }
 
     @Test func describesInputsAndOutputsWithTypesAndDynamicDimensions() throws {
-        let session = try ONNXSession(modelPath: try fixture("basic_ops.onnx"), runtime: try .shared())
+        let session = try ONNXSession(modelPath: try fixture("basic_ops.onnx"), runtime: try .shared(paths: .fromEnvironment(ProcessInfo.processInfo.environment)))
         #expect(session.inputs.map(\.name).sorted() == ["half", "ids", "x"])
         let x = try #require(session.input(named: "x"))
         #expect(x.elementType == .float32)
@@ -30,7 +30,7 @@ private func fixture(_ name: String) throws -> String {
     }
 
     @Test func runsFloat32Int64AndFloat16Tensors() throws {
-        let session = try ONNXSession(modelPath: try fixture("basic_ops.onnx"), runtime: try .shared())
+        let session = try ONNXSession(modelPath: try fixture("basic_ops.onnx"), runtime: try .shared(paths: .fromEnvironment(ProcessInfo.processInfo.environment)))
         let out = try session.run([
             "x": Tensor(float32: [1, 2, 3, 4, 5, 6], shape: [2, 3]),
             "ids": Tensor(int64: [41, -1, 0], shape: [3]),
@@ -45,7 +45,7 @@ private func fixture(_ name: String) throws -> String {
     }
 
     @Test func selectedOutputsOnly() throws {
-        let session = try ONNXSession(modelPath: try fixture("basic_ops.onnx"), runtime: try .shared())
+        let session = try ONNXSession(modelPath: try fixture("basic_ops.onnx"), runtime: try .shared(paths: .fromEnvironment(ProcessInfo.processInfo.environment)))
         let out = try session.run([
             "x": Tensor(float32: [0, 0, 0], shape: [1, 3]),
             "ids": Tensor(int64: [1], shape: [1]),
@@ -55,7 +55,7 @@ private func fixture(_ name: String) throws -> String {
     }
 
     @Test func wrongShapeIsASwiftErrorWithORTsMessage() throws {
-        let session = try ONNXSession(modelPath: try fixture("basic_ops.onnx"), runtime: try .shared())
+        let session = try ONNXSession(modelPath: try fixture("basic_ops.onnx"), runtime: try .shared(paths: .fromEnvironment(ProcessInfo.processInfo.environment)))
         #expect {
             _ = try session.run([
                 "x": Tensor(float32: [1, 2], shape: [1, 2]),
@@ -69,13 +69,13 @@ private func fixture(_ name: String) throws -> String {
     }
 
     @Test func unknownInputNameIsRejected() throws {
-        let session = try ONNXSession(modelPath: try fixture("basic_ops.onnx"), runtime: try .shared())
+        let session = try ONNXSession(modelPath: try fixture("basic_ops.onnx"), runtime: try .shared(paths: .fromEnvironment(ProcessInfo.processInfo.environment)))
         #expect(throws: ONNXRuntimeError.self) { _ = try session.run(["nope": Tensor(int64: [1], shape: [1])]) }
     }
 
     @Test func missingModelFileIsModelNotFound() throws {
         let error = #expect(throws: ONNXRuntimeError.self) {
-            _ = try ONNXSession(modelPath: "/nonexistent/model.onnx", runtime: try .shared())
+            _ = try ONNXSession(modelPath: "/nonexistent/model.onnx", runtime: try .shared(paths: .fromEnvironment(ProcessInfo.processInfo.environment)))
         }
         #expect(error?.voxError.kind == .modelNotFound)
     }
@@ -85,7 +85,7 @@ private func fixture(_ name: String) throws -> String {
         try Data("this is not a protobuf".utf8).write(to: url)
         defer { try? FileManager.default.removeItem(at: url) }
         let error = #expect(throws: ONNXRuntimeError.self) {
-            _ = try ONNXSession(modelPath: url.path, runtime: try .shared())
+            _ = try ONNXSession(modelPath: url.path, runtime: try .shared(paths: .fromEnvironment(ProcessInfo.processInfo.environment)))
         }
         #expect(error?.voxError.kind == .invalidModel)
     }
@@ -96,9 +96,9 @@ private func fixture(_ name: String) throws -> String {
         _ = try ONNXSession(
             modelPath: try fixture("basic_ops.onnx"),
             options: SessionOptions(intraOpThreads: 1, graphOptimizationLevel: .extended, optimizedModelPath: url.path),
-            runtime: try .shared())
+            runtime: try .shared(paths: .fromEnvironment(ProcessInfo.processInfo.environment)))
         #expect(FileManager.default.fileExists(atPath: url.path))
-        let reloaded = try ONNXSession(modelPath: url.path, runtime: try .shared())
+        let reloaded = try ONNXSession(modelPath: url.path, runtime: try .shared(paths: .fromEnvironment(ProcessInfo.processInfo.environment)))
         #expect(reloaded.inputs.count == 3)
     }
 

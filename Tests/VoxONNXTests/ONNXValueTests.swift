@@ -4,13 +4,13 @@ import VoxCore
 @testable import VoxONNX
 
 private func basicOps() throws -> ONNXSession {
-    let deps = try #require(VoxPaths.fromEnvironment().depsDirectory, "run `make test` (setup) first: no .deps folder found")
-    return try ONNXSession(modelPath: deps.appendingPathComponent("test-models/basic_ops.onnx").path, runtime: try .shared())
+    let deps = try #require(VoxPaths.fromEnvironment(ProcessInfo.processInfo.environment).depsDirectory, "run `make test` (setup) first: no .deps folder found")
+    return try ONNXSession(modelPath: deps.appendingPathComponent("test-models/basic_ops.onnx").path, runtime: try .shared(paths: .fromEnvironment(ProcessInfo.processInfo.environment)))
 }
 
 @Suite struct ONNXValueTests {
     @Test func tensorToValueToTensorIsExactForFloat32Int64AndFloat16() throws {
-        let runtime = try ONNXRuntime.shared()
+        let runtime = try ONNXRuntime.shared(paths: .fromEnvironment(ProcessInfo.processInfo.environment))
         let tensors = [
             Tensor(float32: [1.5, -0.0, .pi, .greatestFiniteMagnitude, -1e-30, 7], shape: [2, 3]),
             Tensor(int64: [.max, .min, 0, -1, 42], shape: [5]),
@@ -43,7 +43,7 @@ private func basicOps() throws -> ONNXSession {
     }
 
     @Test func valuesOutliveTheRunAndTheSession() throws {
-        let runtime = try ONNXRuntime.shared()
+        let runtime = try ONNXRuntime.shared(paths: .fromEnvironment(ProcessInfo.processInfo.environment))
         var kept: [String: ONNXValue] = [:]
         do {
             let session = try basicOps()

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import VoxCore
+import VoxONNX
 
 @testable import VoxOptimizer
 
@@ -44,52 +45,16 @@ struct ConditioningKeyTests {
     }
 }
 
-@Suite("ConditioningTensor")
-struct ConditioningTensorTests {
-    @Test func typedValuesRoundTripThroughLittleEndianBytes() throws {
-        let floats = try ConditioningTensor(float32: [1.5, -2, 0.25, .infinity], shape: [2, 2])
-        #expect(try floats.float32Values() == [1.5, -2, 0.25, .infinity])
-        #expect(floats.byteCount == 16)
-        #expect(Array(floats.data.prefix(4)) == [0x00, 0x00, 0xC0, 0x3F])  // 1.5f little-endian
-
-        let ints = try ConditioningTensor(int64: [1, -1, Int64.max], shape: [3])
-        #expect(try ints.int64Values() == [1, -1, Int64.max])
-        #expect(Array(ints.data.prefix(8)) == [1, 0, 0, 0, 0, 0, 0, 0])
-
-        let halves = try ConditioningTensor(float16Bits: [0x3C00, 0xC000], shape: [2])
-        #expect(try halves.float16Bits() == [0x3C00, 0xC000])
-        #expect(halves.dtype == .float16)
-    }
-
-    @Test func shapeAndByteCountMustAgree() {
-        #expect(throws: VoxError.self) { try ConditioningTensor(float32: [1, 2, 3], shape: [2, 2]) }
-        #expect(throws: VoxError.self) { try ConditioningTensor(dtype: .int64, shape: [1], data: Data(count: 4)) }
-        #expect(throws: VoxError.self) { try ConditioningTensor(dtype: .float32, shape: [-1], data: Data()) }
-    }
-
-    @Test func readingTheWrongElementTypeThrows() throws {
-        let ints = try ConditioningTensor(int64: [1], shape: [1])
-        #expect(throws: VoxError.self) { try ints.float32Values() }
-    }
-
-    @Test func aDataSliceIsStoredZeroBased() throws {
-        let whole = Data([9, 9, 0, 0, 0x80, 0x3F])
-        let tensor = try ConditioningTensor(dtype: .float32, shape: [1], data: whole[2...])
-        #expect(tensor.data.startIndex == 0)
-        #expect(try tensor.float32Values() == [1])
-    }
-}
-
 @Suite("ConditioningFileFormat")
 struct ConditioningFileFormatTests {
     @Test func entryRoundTripsWithEmptyAndScalarTensors() throws {
         let key = makeKey(wavBytes(seed: 3), parameters: ["exaggeration": "0.5"])
-        let value = Conditioning([
-            "speaker_features": try ConditioningTensor(float32: (0..<240).map(Float.init), shape: [1, 3, 80]),
-            "audio_tokens": try ConditioningTensor(int64: [4299, 6562], shape: [1, 2]),
-            "empty": try ConditioningTensor(float32: [], shape: [1, 0]),
-            "scalar": try ConditioningTensor(float16Bits: [0x3C00], shape: []),
-        ])
+        let value: Conditioning = [
+            "speaker_features": Tensor(float32: (0..<240).map(Float.init), shape: [1, 3, 80]),
+            "audio_tokens": Tensor(int64: [4299, 6562], shape: [1, 2]),
+            "empty": Tensor(float32: [], shape: [1, 0]),
+            "scalar": Tensor(float16: [1], shape: []),
+        ]
         let bytes = try ConditioningFileFormat.encode(value, for: key)
         #expect(try ConditioningFileFormat.decode(bytes, for: key) == value)
 
@@ -101,6 +66,35 @@ struct ConditioningFileFormatTests {
         #expect(header.contains("\"version\":1"))
         #expect(header.contains(key.digest))
         #expect(header.contains("\"dtype\":\"I64\""))
+    }
+
+    @Test func everyStoredElementTypeRoundTripsUnderItsSafetensorsName() throws {
+        let key = makeKey(wavBytes(seed: 4))
+        let value: Conditioning = [
+            "f32": Tensor(float32: [1.5, -2], shape: [2]),
+            "f16": Tensor(float16: [0.5], shape: [1]),
+            "bf16": Tensor(elementType: .bfloat16, shape: [1], bytes: Data([0x80, 0x3F])),
+            "f64": Tensor(elementType: .double, shape: [1], bytes: Data(count: 8)),
+            "i64": Tensor(int64: [Int64.max], shape: [1]),
+            "i32": Tensor(int32: [-7], shape: [1]),
+            "i8": Tensor(elementType: .int8, shape: [2], bytes: Data([0xFF, 1])),
+            "u8": Tensor(elementType: .uint8, shape: [1], bytes: Data([200])),
+            "bool": Tensor(bool: [true, false], shape: [2]),
+        ]
+        let bytes = try ConditioningFileFormat.encode(value, for: key)
+        let decoded = try ConditioningFileFormat.decode(bytes, for: key)
+        #expect(decoded == value)
+        #expect(decoded["f32"]?.floats() == [1.5, -2])
+        #expect(decoded["bf16"]?.floats() == [1])
+        let header = try #require(String(data: bytes, encoding: .isoLatin1))
+        for name in ["F32", "F16", "BF16", "F64", "I64", "I32", "I8", "U8", "BOOL"] {
+            #expect(header.contains("\"dtype\":\"\(name)\""), "\(name) in the header")
+        }
+    }
+
+    @Test func aTensorTypeTheFormatCannotNameIsRefused() {
+        let value: Conditioning = ["odd": Tensor(elementType: .other, shape: [0], bytes: Data())]
+        #expect(throws: VoxError.self) { try ConditioningFileFormat.encode(value, for: makeKey(wavBytes(seed: 5))) }
     }
 
     @Test func anEntryIsRejectedForAnyOtherKey() throws {
@@ -220,7 +214,7 @@ struct ConditioningCacheTests {
             let fresh = ConditioningCache(configuration: .init(directory: cacheDir))
             for file in files {
                 let data = try Data(contentsOf: file)
-                let (value, outcome) = try await fresh.conditioning(for: makeKey(data)) { Issue.record("recomputed"); return Conditioning([:]) }
+                let (value, outcome) = try await fresh.conditioning(for: makeKey(data)) { Issue.record("recomputed"); return [:] }
                 #expect(outcome == .diskHit)
                 #expect(value == (try fakeConditioning(from: data)))
             }

@@ -1,5 +1,6 @@
 import Foundation
 import VoxCore
+import VoxONNX
 import VoxOptimizer
 
 /// A fresh folder under the system's temporary directory, removed when the body returns.
@@ -67,16 +68,16 @@ func fakeConditioning(from reference: Data, floats: Int = 192) throws -> Conditi
     let bytes = [UInt8](reference)
     let embedding = (0..<floats).map { Float(bytes[$0 % bytes.count]) / 255 }
     let tokens = (0..<8).map { Int64(bytes[($0 * 31) % bytes.count]) }
-    return Conditioning([
-        "speaker_embeddings": try ConditioningTensor(float32: embedding, shape: [1, floats]),
-        "audio_tokens": try ConditioningTensor(int64: tokens, shape: [1, 8]),
-    ])
+    return [
+        "speaker_embeddings": Tensor(float32: embedding, shape: [1, floats]),
+        "audio_tokens": Tensor(int64: tokens, shape: [1, 8]),
+    ]
 }
 
 /// A conditioning of exactly `bytes` bytes (a multiple of 4) whose values identify `tag`.
 func sizedConditioning(bytes: Int, tag: Float) throws -> Conditioning {
     let count = bytes / 4
-    return Conditioning(["x": try ConditioningTensor(float32: [Float](repeating: tag, count: count), shape: [count])])
+    return ["x": Tensor(float32: [Float](repeating: tag, count: count), shape: [count])]
 }
 
 func makeKey(_ reference: Data, engine: String = "test-engine", fingerprint: String = "model-1", parameters: [String: String] = [:]) -> ConditioningKey {

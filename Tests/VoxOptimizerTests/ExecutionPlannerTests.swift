@@ -1,5 +1,6 @@
 import Testing
 import VoxCore
+import VoxONNX
 @testable import VoxOptimizer
 
 /// One fake machine and the plan defended for it.
@@ -88,7 +89,7 @@ struct PlanCase: Sendable, CustomTestStringConvertible {
         let plan = try ExecutionPlanner(gpuBuild: c.build).plan(hardware: c.hardware, inventory: Fixtures.chatterbox)
         #expect(plan.entries.map(\.label) == c.chatterbox)
         #expect(plan.reasons.contains { $0.contains(c.reason) }, "\(plan.reasons)")
-        try expectCommonRules(plan, c)
+        try expectCommonRules(plan, c, kind: .tokens)
         // Chatterbox's graphs all have dynamic shapes: no CUDA graph anywhere.
         #expect(plan.entries.allSatisfy { $0.components.allSatisfy { !$0.cudaGraph } })
         // Every component of an entry is listed, in the inventory's order.
@@ -106,7 +107,7 @@ struct PlanCase: Sendable, CustomTestStringConvertible {
         }
     }
 
-    private func expectCommonRules(_ plan: ExecutionPlan, _ c: PlanCase) throws {
+    private func expectCommonRules(_ plan: ExecutionPlan, _ c: PlanCase, kind: ModelInventory.Kind = .sentences) throws {
         let last = try #require(plan.entries.last)
         #expect(last.provider == .cpu && last.isFullPrecision)
         for entry in plan.entries {
@@ -117,21 +118,23 @@ struct PlanCase: Sendable, CustomTestStringConvertible {
             case .cuda:
                 #expect(entry.deviceIndex == 0)
                 #expect(entry.intraOpThreads == 2)
-                #expect(entry.cudnnConvAlgoSearch == "HEURISTIC")
-                #expect(entry.ioBinding)
+                #expect(entry.cudnnConvAlgoSearch == .heuristic)
+                #expect(entry.ioBinding == (kind == .tokens))
                 #expect(entry.optimizedModelCacheKey == nil)
-                #expect(entry.chunking.chunkTokens == 50)
+                #expect(entry.chunking.chunkTokens == (kind == .tokens ? 50 : nil))
                 #expect(entry.chunking.parallelSentences == 1)
             case .cpu:
                 #expect(entry.deviceIndex == nil)
                 #expect(entry.intraOpThreads == c.cpuThreads)
                 #expect(entry.cudnnConvAlgoSearch == nil)
                 #expect(!entry.ioBinding)
-                #expect(entry.optimizedModelCacheKey?.count == 64)
-                #expect(entry.chunking.chunkTokens == 100)
-                #expect(entry.chunking.parallelSentences == ExecutionPlanner.parallelSentences(intraOpThreads: c.cpuThreads).count)
+                #expect(entry.optimizedModelCacheKey?.count == (kind == .sentences ? 64 : nil))
+                #expect(entry.chunking.chunkTokens == (kind == .tokens ? 100 : nil))
+                #expect(entry.chunking.parallelSentences == (kind == .tokens ? 1 : ExecutionPlanner.parallelSentences(intraOpThreads: c.cpuThreads).count))
             }
-            #expect(entry.chunking.firstChunkTokens == 25 && entry.chunking.splitSentences)
+            // Only what the engine kind runs is stated: token chunks and sentence length for token engines.
+            #expect(entry.chunking.firstChunkTokens == (kind == .tokens ? 25 : nil))
+            #expect(entry.chunking.maxSentenceCharacters == (kind == .tokens ? 300 : nil))
         }
     }
 
@@ -235,10 +238,20 @@ struct PlanCase: Sendable, CustomTestStringConvertible {
         #expect(counts == [1, 2, 4, 6, 7, 11, 14, 16, 16])
     }
 
+    @Test("a token engine's plan claims no optimized-model file, since its engine saves none")
+    func tokenEnginesHaveNoOptimizedModelKey() throws {
+        let plan = try ExecutionPlanner().plan(hardware: Fixtures.machine(cpu: Fixtures.xeon6248), inventory: Fixtures.chatterbox)
+        #expect(plan.entries.allSatisfy { $0.optimizedModelCacheKey == nil })
+        #expect(!plan.entries.flatMap(\.reasons).contains { $0.contains("Optimized graphs saved") })
+    }
+
     @Test("optimized-model cache keys differ by precision and by CPU")
     func cacheKeys() throws {
-        let a = try ExecutionPlanner().plan(hardware: Fixtures.machine(cpu: Fixtures.xeon6248), inventory: Fixtures.chatterbox)
-        let b = try ExecutionPlanner().plan(hardware: Fixtures.machine(cpu: Fixtures.epyc7742VM), inventory: Fixtures.chatterbox)
+        // Several precisions of a sentence engine (the kind whose engine saves optimized graphs).
+        var inventory = Fixtures.chatterbox
+        inventory.kind = .sentences
+        let a = try ExecutionPlanner().plan(hardware: Fixtures.machine(cpu: Fixtures.xeon6248), inventory: inventory)
+        let b = try ExecutionPlanner().plan(hardware: Fixtures.machine(cpu: Fixtures.epyc7742VM), inventory: inventory)
         let keysA = a.entries.compactMap(\.optimizedModelCacheKey)
         #expect(Set(keysA).count == a.entries.count)
         #expect(Set(keysA).isDisjoint(with: b.entries.compactMap(\.optimizedModelCacheKey)))

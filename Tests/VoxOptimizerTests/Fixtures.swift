@@ -1,4 +1,5 @@
 import VoxCore
+import VoxONNX
 @testable import VoxOptimizer
 
 /// Fake machines and models for the planner and probe tests.
@@ -110,9 +111,9 @@ enum Fixtures {
 
     /// Chatterbox Turbo's ONNX export: four graphs, each in fp32, fp16, q4, q4f16 and int8.
     static let chatterbox = ModelInventory(
-        model: "chatterbox-turbo",
+        model: "chatterbox-turbo", kind: .tokens,
         components: ["speech_encoder", "embed_tokens", "language_model", "conditional_decoder"].map {
-            ModelComponent(name: $0, precisions: [.fp32, .fp16, .q4, .q4f16, .int8])
+            ModelComponent(name: ModelComponentID($0), precisions: [.fp32, .fp16, .q4, .q4f16, .int8])
         }
     )
 
@@ -121,7 +122,7 @@ enum Fixtures {
 
     /// A model that ships bf16 for its language model and has one static-shape graph.
     static let mixed = ModelInventory(
-        model: "mixed",
+        model: "mixed", kind: .tokens,
         components: [
             ModelComponent(name: "language_model", precisions: [.fp32, .fp16, .bf16, .int8, .q4]),
             ModelComponent(name: "decoder", precisions: [.fp32, .fp16]),

@@ -1,4 +1,5 @@
 import Testing
+import VoxONNX
 @testable import VoxOptimizer
 
 @Suite struct HardwareParsingTests {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VoxONNX
 @testable import VoxOptimizer
 
 #if canImport(Glibc)

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import VoxCore
+import VoxONNX
 @testable import VoxOptimizer
 
 /// What a test engine does.

@@ -1,5 +1,6 @@
 import Testing
 import VoxCore
+import VoxONNX
 @testable import VoxOptimizer
 
 @Suite struct PlanOverridesTests {

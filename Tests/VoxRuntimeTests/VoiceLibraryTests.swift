@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import VoxCore
 import VoxOptimizer
+import VoxRuntime
 
 @Suite("VoiceLibrary")
 struct VoiceLibraryTests {
@@ -42,7 +43,7 @@ struct VoiceLibraryTests {
 
             let library = VoiceLibrary(directory: dir.appendingPathComponent("voices"))
             let entry = try await library.add(name: "alice", file: source)
-            #expect(entry.sha256 == makeKey(data).referenceSHA256)
+            #expect(entry.sha256 == ConditioningKey(referenceData: data, engine: "any", modelFingerprint: "any").referenceSHA256)
             #expect(entry.format == .wav)
             #expect(entry.byteCount == data.count)
             #expect(entry.originalFileName == "alice.wav")

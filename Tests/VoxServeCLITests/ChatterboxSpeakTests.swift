@@ -8,7 +8,7 @@ import VoxCore
 @Suite struct ChatterboxSpeakTests {
     var tinyModel: String {
         get throws {
-            let deps = try #require(VoxPaths.fromEnvironment().depsDirectory)
+            let deps = try #require(VoxPaths.fromEnvironment(ProcessInfo.processInfo.environment).depsDirectory)
             return deps.appendingPathComponent("test-models/chatterbox-tiny").path
         }
     }

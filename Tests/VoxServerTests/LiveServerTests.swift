@@ -7,6 +7,9 @@ import VoxAudio
 
 @Suite struct LiveServerTests {
     @Test func speechOverARealSocket() async throws {
+        // The engine is built first: the live client gives up after 15 s without a byte, and this
+        // test is about the socket, not about a cold start on a machine busy with other suites.
+        try await Shared.service.warmUp()
         try await makeApp().test(.live) { client in
             let response = try await client.execute(
                 uri: "/v1/audio/speech", method: .post, headers: jsonHeaders, body: json(["input": "Over a real socket.", "response_format": "wav"]))

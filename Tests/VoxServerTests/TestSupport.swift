@@ -6,6 +6,7 @@ import Testing
 import VoxAudio
 import VoxCore
 import VoxEngines
+import VoxRuntime
 @testable import VoxServer
 
 /// One real speech service over the default Piper voice, shared by the tests (building the
@@ -18,10 +19,10 @@ enum Shared {
     }()
 
     static let paths: VoxPaths = {
-        VoxPaths(home: home, depsDirectory: VoxPaths.fromEnvironment().depsDirectory)
+        VoxPaths(home: home, depsDirectory: VoxPaths.fromEnvironment(ProcessInfo.processInfo.environment).depsDirectory)
     }()
 
-    static let service: EngineSpeechService = EngineSpeechService.production(paths: paths, optimize: true, warmUp: false, logger: logger)
+    static let service = EngineSpeechService(configuration: RuntimeConfiguration(paths: paths), warmUpOnStart: false, logger: logger)
 
     static var logger: Logger {
         var logger = Logger(label: "voxserve.tests")
@@ -106,16 +107,16 @@ struct SlowSpeechService: SpeechService {
             }
             continuation.onTermination = { _ in task.cancel() }
         }
-        return SpeechStream(voice: "slow", sampleRate: 22050, plan: "test double", cache: .none, warm: true, chunks: stream)
+        return SpeechStream(voice: "slow", sampleRate: 22050, plan: "test double", warm: true, chunks: stream)
     }
 
-    func voices() async throws -> [VoiceDescription] { [VoiceDescription(id: "slow", kind: .model, engine: "test", source: "test")] }
+    func voices() async throws -> [VoiceDescription] { [VoiceDescription(id: "slow", kind: .model, engine: "test", source: .setup)] }
     func models() async throws -> [ModelDescription] { [ModelDescription(id: "test", available: true)] }
     func addVoice(name: String, audio: Data, fileName: String?, replacing: Bool) async throws -> VoiceDescription {
         throw VoxError(.unsupported, "not in the test double")
     }
     func removeVoice(id: String) async throws { throw VoxError.unknownVoice(id) }
-    func status() async -> ServiceStatus { ServiceStatus(isolation: "inprocess", optimize: false, plan: "test double", defaultVoice: "slow") }
+    func status() async -> ServiceStatus { ServiceStatus(isolation: .inProcess, optimize: false, plan: "test double", defaultVoice: "slow") }
 }
 
 /// multipart/form-data body with text fields and one file.

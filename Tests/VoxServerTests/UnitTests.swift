@@ -27,43 +27,10 @@ import VoxCore
     }
 }
 
-@Suite struct WorkerWireTests {
-    @Test func framesRoundTripWithTheirPayload() throws {
-        var message = WorkerWire.Message(.chunk, id: 7)
-        message.index = 2
-        message.sampleRate = 22050
-        let samples: [Float] = [0, 0.5, -1, 1e-7]
-        let data = try WorkerWire.encode(.init(message, payload: WorkerWire.payload(samples)))
-        // 4-byte big-endian header length, JSON header, float32 payload.
-        let headerLength = Int(data[0]) << 24 | Int(data[1]) << 16 | Int(data[2]) << 8 | Int(data[3])
-        #expect(data.count == 4 + headerLength + 16)
-        var offset = 0
-        let frame = try #require(try WorkerWire.decode { n in
-            defer { offset += n }
-            return offset + n <= data.count ? data.subdata(in: offset..<offset + n) : nil
-        })
-        #expect(frame.message.type == .chunk)
-        #expect(frame.message.id == 7)
-        #expect(frame.message.payloadBytes == 16)
-        #expect(WorkerWire.samples(frame.payload) == samples)
-    }
-
-    @Test func anOversizedHeaderLengthIsAProtocolError() {
-        let data = Data([0x7F, 0xFF, 0xFF, 0xFF])
-        var offset = 0
-        #expect(throws: WorkerWire.ProtocolError.self) {
-            _ = try WorkerWire.decode { n in
-                defer { offset += n }
-                return data.subdata(in: offset..<min(data.count, offset + n))
-            }
-        }
-    }
-}
-
 @Suite struct APIErrorMappingTests {
     @Test(arguments: [
         (VoxError.Kind.invalidInput, 400), (.unknownVoice, 404), (.modelNotFound, 404), (.invalidAudio, 400),
-        (.unsupported, 501), (.unavailable, 503), (.invalidModel, 500), (.engineFailure, 500), (.io, 500),
+        (.unsupported, 501), (.unavailable, 503), (.invalidModel, 500), (.engineFailure, 500), (.io, 500), (.conflict, 409),
     ])
     func everyErrorKindHasOneStatus(kind: VoxError.Kind, status: Int) {
         let error = VoxError(kind, "message")

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import Testing
+import VoxRuntime
 @testable import VoxServer
 
 @Suite struct VoicesRouteTests {

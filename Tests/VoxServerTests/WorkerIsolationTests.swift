@@ -3,6 +3,7 @@ import Hummingbird
 import HummingbirdTesting
 import Testing
 import VoxAudio
+import VoxRuntime
 @testable import VoxServer
 
 /// The `voxserve` binary beside this test bundle (`swift build` builds it).
@@ -47,7 +48,7 @@ func waitForHealth(_ client: some TestClientProtocol, timeout: Duration = .secon
         let config = ServerConfiguration(isolation: .process, workers: 1, maxConcurrentSyntheses: 1)
         let app = try makeApp(config, service: processService(executable: try voxserveExecutable()))
         try await app.test(.router) { client in
-            let ready = try await waitForHealth(client) { $0.workers.first?.state == "idle" }
+            let ready = try await waitForHealth(client) { $0.workers.first?.state == .idle }
             #expect(ready.isolation == "process")
             let victim = try #require(ready.workers.first?.pid)
 
@@ -55,7 +56,7 @@ func waitForHealth(_ client: some TestClientProtocol, timeout: Duration = .secon
             let inFlight = Task {
                 try await client.execute(uri: "/v1/audio/speech", method: .post, headers: jsonHeaders, body: json(["input": text, "response_format": "wav"]))
             }
-            _ = try await waitForHealth(client, timeout: .seconds(30)) { $0.workers.first?.state == "busy" }
+            _ = try await waitForHealth(client, timeout: .seconds(30)) { $0.workers.first?.state == .busy }
             try await Task.sleep(for: .milliseconds(300))
             #expect(kill(victim, SIGKILL) == 0)
 
@@ -65,7 +66,7 @@ func waitForHealth(_ client: some TestClientProtocol, timeout: Duration = .secon
             let audio = try AudioDecoder().decode(response.body.data, label: "retried")
             #expect(plausibleDuration(audio.duration, for: text))
 
-            let after = try await waitForHealth(client) { $0.workers.first?.state == "idle" }
+            let after = try await waitForHealth(client) { $0.workers.first?.state == .idle }
             #expect(after.worker_restarts == 1)
             #expect(after.workers.first?.pid != victim)
 

@@ -15,12 +15,17 @@ extension ChatterboxEngine {
 
     /// The voice of `reference`: from the conditioning store, or computed by the speech encoder.
     public func conditioning(for reference: VoiceReference) async throws -> ChatterboxConditioning {
-        let tensors = try await conditioningStore.conditioning(
+        try await conditioningAndOutcome(for: reference).conditioning
+    }
+
+    /// The voice of `reference` and where it came from (what a request reports with its audio).
+    public func conditioningAndOutcome(for reference: VoiceReference) async throws -> (conditioning: ChatterboxConditioning, outcome: ConditioningCacheOutcome) {
+        let (tensors, outcome) = try await conditioningStore.conditioning(
             for: reference, engine: Self.engineID, modelFingerprint: conditioningFingerprint, parameters: conditioningParameters
         ) { [self] in
             try await self.encode(reference).tensors
         }
-        return try ChatterboxConditioning(tensors: tensors)
+        return (try ChatterboxConditioning(tensors: tensors), outcome)
     }
 
     /// Runs the speech encoder on the prepared reference (never consults the store).

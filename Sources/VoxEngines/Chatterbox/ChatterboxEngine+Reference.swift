@@ -11,7 +11,8 @@ extension ChatterboxEngine {
         return try Self.prepareReference(decoded, label: reference.label, options: options)
     }
 
-    static func prepareReference(_ decoded: AudioBuffer, label: String, options: ChatterboxOptions) throws -> AudioBuffer {
+    /// The same rules for audio already decoded (the server checks an upload with them).
+    public static func prepareReference(_ decoded: AudioBuffer, label: String, options: ChatterboxOptions) throws -> AudioBuffer {
         guard decoded.isFinite else {
             throw VoxError.invalidAudio("The reference \(label) holds damaged (non-finite) samples; record or export it again.")
         }

@@ -10,7 +10,7 @@ extension ChatterboxEngine {
         AsyncThrowingStream { continuation in
             let task = Task {
                 do {
-                    let (sentences, conditioning, seed) = try await self.prepare(request)
+                    let (sentences, conditioning, outcome, seed) = try await self.prepare(request)
                     var index = 0
                     for (i, sentence) in sentences.enumerated() {
                         let generator = try self.makeGenerator(
@@ -19,7 +19,8 @@ extension ChatterboxEngine {
                             generator, text: sentence, conditioning: conditioning, isLastSentence: i == sentences.count - 1
                         ) { audio, isLast in
                             continuation.yield(AudioChunk(
-                                audio: AudioBuffer(samples: audio, sampleRate: Self.sampleRate), index: index, text: sentence, isLast: isLast))
+                                audio: AudioBuffer(samples: audio, sampleRate: Self.sampleRate), index: index, text: sentence, isLast: isLast,
+                                conditioning: outcome))
                             index += 1
                         }
                     }

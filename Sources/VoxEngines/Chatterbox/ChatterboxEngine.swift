@@ -35,7 +35,7 @@ public final class ChatterboxEngine: SpeechSynthesizer {
     /// Loads the export in `modelDirectory` (see `ChatterboxModelFiles`) with the precision variants
     /// in `variants` (others: fp32 when present, else the first found).
     public convenience init(
-        modelDirectory: URL, variants: [ChatterboxComponent: ChatterboxPrecision] = [:], options: ChatterboxOptions = ChatterboxOptions(),
+        modelDirectory: URL, variants: [ModelComponentID: ModelPrecision] = [:], options: ChatterboxOptions = ChatterboxOptions(),
         sessionOptions: SessionOptions = SessionOptions(), runtime: ONNXRuntime, conditioningStore: (any SpeakerConditioningStore)? = nil,
         logger: Logger = Logger(label: "vox.chatterbox")
     ) throws {
@@ -48,14 +48,14 @@ public final class ChatterboxEngine: SpeechSynthesizer {
     /// (an execution plan may, for example, capture CUDA graphs for one graph only).
     public init(
         files: ChatterboxModelFiles, options: ChatterboxOptions = ChatterboxOptions(), sessionOptions: SessionOptions = SessionOptions(),
-        componentSessionOptions: [ChatterboxComponent: SessionOptions] = [:],
+        componentSessionOptions: [ModelComponentID: SessionOptions] = [:],
         runtime: ONNXRuntime, conditioningStore: (any SpeakerConditioningStore)? = nil, logger: Logger = Logger(label: "vox.chatterbox")
     ) throws {
         self.files = files
         self.options = options
         self.logger = logger
         self.conditioningStore = conditioningStore ?? MemorySpeakerConditioningStore()
-        func load(_ component: ChatterboxComponent) throws -> ONNXSession {
+        func load(_ component: ModelComponentID) throws -> ONNXSession {
             let url = files.url(for: component)
             do {
                 return try ONNXSession(modelPath: url.path, options: componentSessionOptions[component] ?? sessionOptions, runtime: runtime)
@@ -82,16 +82,8 @@ public final class ChatterboxEngine: SpeechSynthesizer {
             sampleRate: Self.sampleRate, speakers: 1, modelFingerprint: files.fingerprint)
         logger.debug("chatterbox loaded", metadata: [
             "vox.engine": "\(Self.engineID)", "vox.flavor": "\(layout.flavor.rawValue)", "vox.layers": "\(layout.layerCount)",
-            "vox.variants": "\(ChatterboxComponent.allCases.map { "\($0.rawValue)=\(files.selection[$0]!.rawValue)" }.joined(separator: ","))",
+            "vox.variants": "\(ChatterboxModelFiles.components.map { "\($0.rawValue)=\(files.selection[$0]!.rawValue)" }.joined(separator: ","))",
         ])
-    }
-
-    /// Where the model is looked for: `VOXSERVE_CHATTERBOX_DIR`, else `$VOXSERVE_HOME/models/chatterbox`.
-    public static func modelDirectory(
-        paths: VoxPaths = .fromEnvironment(), environment: [String: String] = ProcessInfo.processInfo.environment
-    ) -> URL {
-        if let dir = environment["VOXSERVE_CHATTERBOX_DIR"], !dir.isEmpty { return URL(fileURLWithPath: dir) }
-        return paths.home.appendingPathComponent("models/chatterbox")
     }
 
     /// How many times the speech encoder has run (a voice served from the store does not count).
@@ -102,7 +94,7 @@ public final class ChatterboxEngine: SpeechSynthesizer {
     // MARK: SpeechSynthesizer
 
     public func synthesize(_ request: SynthesisRequest) async throws -> AudioBuffer {
-        let (sentences, conditioning, seed) = try await prepare(request)
+        let (sentences, conditioning, _, seed) = try await prepare(request)
         var out = AudioBuffer(samples: [], sampleRate: Self.sampleRate)
         for (i, sentence) in sentences.enumerated() {
             try Task.checkCancellation()
@@ -116,9 +108,9 @@ public final class ChatterboxEngine: SpeechSynthesizer {
         return out
     }
 
-    /// Sentences to speak, the voice and the seed for a request.
-    func prepare(_ request: SynthesisRequest) async throws -> ([String], ChatterboxConditioning, UInt64) {
-        try request.validate()
+    /// Sentences to speak, the voice, where the voice came from and the seed for a request.
+    func prepare(_ request: SynthesisRequest) async throws -> ([String], ChatterboxConditioning, ConditioningCacheOutcome, UInt64) {
+        try request.validateParameters()
         if request.speed != 1, warnings.withLock({ $0.insert("speed").inserted }) {
             logger.warning("Chatterbox has no speed control; speed is ignored", metadata: ["vox.engine": "\(Self.engineID)"])
         }
@@ -126,15 +118,15 @@ public final class ChatterboxEngine: SpeechSynthesizer {
             throw VoxError.invalidInput(
                 "Chatterbox clones a voice from a recording: pass a reference of more than \(Int(options.referenceMinDuration)) seconds (--reference FILE).")
         }
-        let sentences = TextSegmenter().sentences(request.text)
+        let sentences = TextSegmenter(maxSentenceLength: options.maxSentenceCharacters).sentences(request.text)
             .map { options.normalizeText ? ChatterboxTextNormalizer.normalize($0) : $0 }
             .filter { sentence in sentence.unicodeScalars.contains { $0.properties.isAlphabetic || $0.properties.numericType != nil } }
         guard !sentences.isEmpty else {
             throw VoxError.invalidInput("The text has nothing speakable in it (only punctuation or symbols).")
         }
-        let conditioning = try await self.conditioning(for: reference)
+        let (conditioning, outcome) = try await conditioningAndOutcome(for: reference)
         var system = SystemRandomNumberGenerator()
-        return (sentences, conditioning, request.seed ?? system.next())
+        return (sentences, conditioning, outcome, request.seed ?? system.next())
     }
 
     /// `default_voice.wav` in the model folder, when the export ships one.

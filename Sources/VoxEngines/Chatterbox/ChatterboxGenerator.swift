@@ -58,8 +58,8 @@ final class ChatterboxGenerator: @unchecked Sendable {
         self.exaggeration = options.exaggeration
         self.batch = layout.flavor == .original && options.cfgWeight > 0 && layout.lmAcceptsBatchOfTwo ? 2 : 1
         if options.ioBinding {
-            if case .cuda(let device, _) = languageModel.options.provider {
-                cacheDevice = .cuda(deviceID: device)
+            if languageModel.options.provider == .cuda {
+                cacheDevice = .cuda(deviceID: languageModel.options.deviceID)
             } else {
                 cacheDevice = .cpu
             }

@@ -1,18 +1,22 @@
 import Foundation
 import VoxCore
+import VoxONNX
 
 /// The files of a Chatterbox ONNX export in one folder, laid out as Resemble AI publishes it: the
 /// graphs in `onnx/` (or in the folder itself), each beside its `.onnx_data`, and the tokenizer at
 /// the top. Finds which precision variants exist for each graph and which one is chosen.
 public struct ChatterboxModelFiles: Sendable, Equatable {
+    /// The four graphs of a Chatterbox export, in the order they run.
+    public static let components: [ModelComponentID] = [.speechEncoder, .embedTokens, .languageModel, .conditionalDecoder]
+
     /// The model folder (holds the tokenizer).
     public let directory: URL
     /// Where the graphs are: `directory/onnx` when it exists, else `directory`.
     public let graphDirectory: URL
-    /// Variants found per graph, fp32 first.
-    public let available: [ChatterboxComponent: [ChatterboxPrecision]]
+    /// Variants found per graph, most precise first (`ModelPrecision.allCases` order), with the file name each has.
+    public let available: [ModelComponentID: [ModelPrecision: String]]
     /// The variant used per graph.
-    public private(set) var selection: [ChatterboxComponent: ChatterboxPrecision]
+    public private(set) var selection: [ModelComponentID: ModelPrecision]
 
     /// Looks at `directory`; chooses fp32 for every graph that has it, else its first variant.
     /// Throws `.modelNotFound` naming the graphs that are missing.
@@ -29,11 +33,13 @@ public struct ChatterboxModelFiles: Sendable, Equatable {
         let onnx = directory.appendingPathComponent("onnx")
         graphDirectory = fm.fileExists(atPath: onnx.path, isDirectory: &isDirectory) && isDirectory.boolValue ? onnx : directory
         let names = Set((try? fm.contentsOfDirectory(atPath: graphDirectory.path)) ?? [])
-        var found: [ChatterboxComponent: [ChatterboxPrecision]] = [:]
-        for component in ChatterboxComponent.allCases {
-            found[component] = ChatterboxPrecision.allCases.filter { names.contains($0.fileName(for: component)) }
+        var found: [ModelComponentID: [ModelPrecision: String]] = [:]
+        for component in Self.components {
+            for precision in ModelPrecision.allCases {
+                if let name = precision.fileNames(for: component).first(where: names.contains) { found[component, default: [:]][precision] = name }
+            }
         }
-        let missing = ChatterboxComponent.allCases.filter { found[$0]!.isEmpty }
+        let missing = Self.components.filter { found[$0]?.isEmpty ?? true }
         guard missing.isEmpty else {
             throw VoxError(
                 .modelNotFound,
@@ -41,27 +47,33 @@ public struct ChatterboxModelFiles: Sendable, Equatable {
                 detail: graphDirectory.path)
         }
         available = found
-        selection = found.mapValues { $0.contains(.fp32) ? .fp32 : $0[0] }
+        selection = found.mapValues { files in ModelPrecision.allCases.first { files[$0] != nil }! }
     }
 
-    /// The variants that exist for `component`, fp32 first.
-    public func variants(for component: ChatterboxComponent) -> [ChatterboxPrecision] {
-        available[component] ?? []
+    /// The variants that exist for `component`, most precise first.
+    public func variants(for component: ModelComponentID) -> [ModelPrecision] {
+        ModelPrecision.allCases.filter { available[component]?[$0] != nil }
+    }
+
+    /// The file name of `component` in `precision` (the one on disk when there is one).
+    public func fileName(of component: ModelComponentID, precision: ModelPrecision) -> String {
+        available[component]?[precision] ?? precision.fileNames(for: component)[0]
     }
 
     /// Chooses `precision` for `component`; throws `.modelNotFound` when that file is absent.
-    public mutating func select(_ precision: ChatterboxPrecision, for component: ChatterboxComponent) throws {
+    public mutating func select(_ precision: ModelPrecision, for component: ModelComponentID) throws {
         guard variants(for: component).contains(precision) else {
+            let name = fileName(of: component, precision: precision)
             throw VoxError(
                 .modelNotFound,
-                "\(precision.fileName(for: component)) is not in \(graphDirectory.path); available: \(variants(for: component).map(\.rawValue).joined(separator: ", ")).",
-                detail: graphDirectory.appendingPathComponent(precision.fileName(for: component)).path)
+                "\(name) is not in \(graphDirectory.path); available: \(variants(for: component).map(\.rawValue).joined(separator: ", ")).",
+                detail: graphDirectory.appendingPathComponent(name).path)
         }
         selection[component] = precision
     }
 
     /// These files with `choices` applied (graphs not named keep their current variant).
-    public func selecting(_ choices: [ChatterboxComponent: ChatterboxPrecision]) throws -> ChatterboxModelFiles {
+    public func selecting(_ choices: [ModelComponentID: ModelPrecision]) throws -> ChatterboxModelFiles {
         var copy = self
         for (component, precision) in choices.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
             try copy.select(precision, for: component)
@@ -70,13 +82,13 @@ public struct ChatterboxModelFiles: Sendable, Equatable {
     }
 
     /// The chosen file of `component`.
-    public func url(for component: ChatterboxComponent) -> URL {
-        graphDirectory.appendingPathComponent(selection[component]!.fileName(for: component))
+    public func url(for component: ModelComponentID) -> URL {
+        graphDirectory.appendingPathComponent(fileName(of: component, precision: selection[component]!))
     }
 
     /// Bytes of a variant's graph and its external data on disk (nil when unknown).
-    public func byteCount(of component: ChatterboxComponent, precision: ChatterboxPrecision) -> UInt64? {
-        let url = graphDirectory.appendingPathComponent(precision.fileName(for: component))
+    public func byteCount(of component: ModelComponentID, precision: ModelPrecision) -> UInt64? {
+        let url = graphDirectory.appendingPathComponent(fileName(of: component, precision: precision))
         var total: UInt64 = 0
         for file in [url, URL(fileURLWithPath: url.path + "_data")] {
             if let size = (try? FileManager.default.attributesOfItem(atPath: file.path))?[.size] as? NSNumber { total += size.uint64Value }
@@ -84,28 +96,13 @@ public struct ChatterboxModelFiles: Sendable, Equatable {
         return total > 0 ? total : nil
     }
 
-    /// Identifies a graph file by name, size, modification time and a digest of its first 64 KiB
-    /// (and the size of its `.onnx_data`), so a changed or re-downloaded model gets new cache keys.
-    public func fingerprint(of component: ChatterboxComponent) -> String {
-        var hash = FNV1a()
-        let url = url(for: component)
-        hash.add(url.lastPathComponent)
-        for file in [url, URL(fileURLWithPath: url.path + "_data")] {
-            let attributes = try? FileManager.default.attributesOfItem(atPath: file.path)
-            hash.add("\((attributes?[.size] as? NSNumber)?.int64Value ?? -1)")
-            hash.add("\((attributes?[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0)")
-        }
-        if let handle = try? FileHandle(forReadingFrom: url) {
-            hash.add(handle.readData(ofLength: 65_536))
-            try? handle.close()
-        }
-        return hash.hex
+    /// Identifies a graph file (`ModelFingerprint`), so a changed or re-downloaded model gets new cache keys.
+    public func fingerprint(of component: ModelComponentID) -> String {
+        ModelFingerprint.of(url(for: component))
     }
 
     /// A fingerprint of all four chosen graphs.
     public var fingerprint: String {
-        var hash = FNV1a()
-        for component in ChatterboxComponent.allCases { hash.add(fingerprint(of: component)) }
-        return hash.hex
+        ModelFingerprint.of(Self.components.map(url(for:)))
     }
 }

@@ -12,6 +12,9 @@ public struct ChatterboxOptions: Sendable, Equatable {
     /// Rewrite text as Chatterbox's `punc_norm` does (capital first letter, plain punctuation, final stop).
     public var normalizeText: Bool
 
+    /// Sentences longer than this are split at commas, then spaces, before generation (`TextSegmenter`).
+    public var maxSentenceCharacters: Int = 300
+
     /// Tokens in the first streamed chunk (small, so the first audio comes soon) and in later ones.
     public var streamFirstChunkTokens: Int
     public var streamChunkTokens: Int

@@ -1,0 +1,154 @@
+import Foundation
+import Logging
+import VoxCore
+import VoxEngines
+
+/// A voice a request can name, resolved once into what speaks it.
+public enum Voice: Sendable, Equatable {
+    /// An installed Piper model (a whole voice: nothing to condition).
+    case piper(PiperVoice, source: VoiceSource)
+    /// A reference recording in the voice library, spoken by a cloning engine.
+    case cloned(LibraryVoice)
+
+    public var name: String {
+        switch self {
+        case .piper(let voice, _): voice.name
+        case .cloned(let voice): voice.name
+        }
+    }
+}
+
+/// Every voice this installation has: the Piper voices in the voice folders and the reference
+/// recordings of the ``VoiceLibrary``. A requested name is resolved here, once, into a typed
+/// ``Voice``; this is the one place that answers "unknown voice".
+///
+/// Both lists are kept in memory and read again only when they may have changed: the library's
+/// after an add or remove made here, and either one when its folder or index file was modified
+/// since (another process, such as `voxserve voices add`, or a Piper voice dropped into the
+/// folder). A request costs a few `stat` calls, not a directory scan and a config parse per voice.
+public actor VoiceRegistry {
+    public static let defaultVoice = VoiceCatalog.defaultVoice
+
+    /// OpenAI's built-in voice names: a client that sends one (an OpenAI SDK's "alloy") gets the
+    /// default voice, unless a voice of that very name is installed.
+    public static let openAIAliases: [String: String] = Dictionary(
+        uniqueKeysWithValues: ["alloy", "ash", "ballad", "coral", "echo", "fable", "onyx", "nova", "sage", "shimmer", "verse"].map { ($0, defaultVoice) })
+
+    public nonisolated let catalog: VoiceCatalog
+    public nonisolated let library: VoiceLibrary
+    /// Names (lowercase) that stand for another voice when no voice has them.
+    public nonisolated let aliases: [String: String]
+    private var piper: [(voice: PiperVoice, source: VoiceSource)] = []
+    private var piperStamp: [Date?]?
+    private var cloned: [String: LibraryVoice] = [:]
+    private var clonedStamp: Date??
+
+    public init(catalog: VoiceCatalog, library: VoiceLibrary, aliases: [String: String] = VoiceRegistry.openAIAliases) {
+        self.catalog = catalog
+        self.library = library
+        self.aliases = aliases
+    }
+
+    public init(paths: VoxPaths, logger: Logger = Logger(label: "voxserve.voices")) {
+        self.init(catalog: VoiceCatalog(paths: paths), library: VoiceLibrary(paths: paths, logger: logger))
+    }
+
+    // MARK: Resolving
+
+    /// The voice called `name` (nil or empty: the default voice). Piper voices take precedence over
+    /// library voices of the same name, and both over an alias. Throws `.invalidInput` for a name
+    /// that breaks the naming rule and `.unknownVoice`, listing the known names, for one nobody has.
+    public func resolve(_ name: String?) async throws -> Voice {
+        let requested = (name?.isEmpty ?? true) ? Self.defaultVoice : name!
+        try VoiceName.validate(requested)
+        if let found = try await piperVoices().first(where: { $0.voice.name == requested }) {
+            return .piper(found.voice, source: found.source)
+        }
+        if let voice = try await clonedVoices()[requested] {
+            return .cloned(voice)
+        }
+        if let target = aliases[requested.lowercased()], target != requested {
+            return try await resolve(target)
+        }
+        throw VoxError.unknownVoice(requested, known: try await names())
+    }
+
+    /// For the command line, where the user owns the file system: a voice name, or the path of a
+    /// Piper `.onnx` file.
+    public func resolve(nameOrPath: String?) async throws -> Voice {
+        guard let value = nameOrPath, value.contains("/") || value.hasSuffix(".onnx") else {
+            return try await resolve(nameOrPath)
+        }
+        let url = URL(fileURLWithPath: value)
+        guard FileManager.default.fileExists(atPath: url.path) else { throw VoxError.modelNotFound(url.path) }
+        return .piper(try PiperVoice.load(modelURL: url), source: .path)
+    }
+
+    /// Every voice name a request may use, Piper voices first.
+    public func names() async throws -> [String] {
+        let piper = try await piperVoices().map(\.voice.name)
+        let taken = Set(piper)
+        return piper + (try await clonedVoices()).keys.sorted().filter { !taken.contains($0) }
+    }
+
+    /// The installed Piper voices, user voices first.
+    public func piperVoices() async throws -> [(voice: PiperVoice, source: VoiceSource)] {
+        let stamp = catalog.directories.map { Self.modificationDate($0.url) }
+        if stamp != piperStamp {
+            piper = catalog.voices()
+            piperStamp = stamp
+        }
+        return piper
+    }
+
+    /// The library's voices by name.
+    public func clonedVoices() async throws -> [String: LibraryVoice] {
+        let stamp = Self.modificationDate(library.indexURL)
+        if clonedStamp == nil || clonedStamp! != stamp {
+            let entries = try await library.list()
+            cloned = Dictionary(uniqueKeysWithValues: entries.map { ($0.name, $0) })
+            clonedStamp = stamp
+        }
+        return cloned
+    }
+
+    // MARK: Changes
+
+    /// Stores `data` as library voice `name`. Refused when an installed Piper voice has that name.
+    @discardableResult
+    public func add(name: String, data: Data, originalFileName: String?, replacing: Bool) async throws -> LibraryVoice {
+        try VoiceName.validate(name)
+        if try await piperVoices().contains(where: { $0.voice.name == name }) {
+            throw VoxError(.conflict, "'\(name)' is an installed model voice; choose another name for the upload.")
+        }
+        if !replacing, try await clonedVoices()[name] != nil {
+            throw VoxError(.conflict, "A voice named '\(name)' already exists; delete it first, choose another name, or send replace=true.")
+        }
+        let entry = try await library.add(name: name, data: data, originalFileName: originalFileName, replacing: replacing)
+        clonedStamp = nil
+        return entry
+    }
+
+    /// Removes library voice `name`. Installed Piper voices are files the user manages, not removable here.
+    @discardableResult
+    public func remove(name: String) async throws -> LibraryVoice {
+        try VoiceName.validate(name)
+        if try await piperVoices().contains(where: { $0.voice.name == name }) {
+            throw VoxError(.conflict, "'\(name)' is an installed model voice; only uploaded voices can be deleted.")
+        }
+        guard try await clonedVoices()[name] != nil else {
+            throw VoxError.unknownVoice(name, known: try await names())
+        }
+        defer { clonedStamp = nil }
+        return try await library.remove(name: name)
+    }
+
+    /// The stored recording of a library voice, checked against its hash.
+    public func reference(of voice: LibraryVoice) async throws -> VoiceReference {
+        try await library.reference(named: voice.name)
+    }
+
+    private static func modificationDate(_ url: URL) -> Date? {
+        (try? FileManager.default.attributesOfItem(atPath: url.path))?[.modificationDate] as? Date
+    }
+}
