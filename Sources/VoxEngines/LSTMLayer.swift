@@ -1,4 +1,5 @@
 import Foundation
+import VoxONNX
 
 /// One layer of a PyTorch `nn.LSTM` (gate order i, f, g, o), run over a batch of sequences.
 /// The input projection of the whole sequence is one matrix product; each time step is then a
@@ -11,12 +12,12 @@ struct LSTMLayer: Sendable {
     /// W_hhᵀ.
     let recurrent: PackedMatrix
 
-    init(weightIH: FloatTensor, weightHH: FloatTensor, biasIH: FloatTensor, biasHH: FloatTensor) {
+    init(weightIH: Tensor, weightHH: Tensor, biasIH: Tensor, biasHH: Tensor) {
         hiddenSize = weightHH.shape[1]
         inputSize = weightIH.shape[1]
-        let bias = zip(biasIH.data, biasHH.data).map { $0 + $1 }
-        input = PackedMatrix(transposing: weightIH.data, outputs: 4 * hiddenSize, inputs: inputSize, bias: bias)
-        recurrent = PackedMatrix(transposing: weightHH.data, outputs: 4 * hiddenSize, inputs: hiddenSize)
+        let bias = zip(biasIH.floats(), biasHH.floats()).map { $0 + $1 }
+        input = PackedMatrix(transposing: weightIH.floats(), outputs: 4 * hiddenSize, inputs: inputSize, bias: bias)
+        recurrent = PackedMatrix(transposing: weightHH.floats(), outputs: 4 * hiddenSize, inputs: hiddenSize)
     }
 
     /// Projects the inputs of every step at once: `gates[r] = x[r] · W_ihᵀ + bias` for the

@@ -1,4 +1,5 @@
 import Foundation
+import VoxONNX
 import VoxCore
 
 /// Reads safetensors files (Chatterbox's `ve.safetensors`, for example): an 8-byte little-endian
@@ -6,13 +7,13 @@ import VoxCore
 /// then the tensors' bytes, offsets counted from the end of the header.
 /// F32, F64, F16, BF16 and the integer types are widened to Float.
 public enum SafetensorsReader {
-    public static func read(contentsOf url: URL) throws -> [String: FloatTensor] {
+    public static func read(contentsOf url: URL) throws -> [String: Tensor] {
         let data = try mappedWeights(url)
         return try read(data, source: url.path)
     }
 
     /// The same as `read(contentsOf:)` for bytes already in memory; `source` names them in errors.
-    public static func read(_ data: Data, source: String = "safetensors data") throws -> [String: FloatTensor] {
+    public static func read(_ data: Data, source: String = "safetensors data") throws -> [String: Tensor] {
         func bad(_ what: String) -> VoxError {
             VoxError.invalidModel("\(source) is not a valid safetensors file: \(what).", path: source)
         }
@@ -30,7 +31,7 @@ public enum SafetensorsReader {
         }
         guard let header = json as? [String: Any] else { throw bad("the header is not a JSON object") }
         let bodyLength = data.count - bodyStart
-        var tensors: [String: FloatTensor] = [:]
+        var tensors: [String: Tensor] = [:]
         try data.withUnsafeBytes { raw in
             for (name, entry) in header where name != "__metadata__" {
                 guard let info = entry as? [String: Any],
@@ -49,7 +50,7 @@ public enum SafetensorsReader {
                 let base = raw.baseAddress! + bodyStart + offsets[0]
                 var values = [Float](repeating: 0, count: count)
                 for i in 0..<count { values[i] = type.load(base, i) }
-                tensors[name] = FloatTensor(shape: shape, data: values)
+                tensors[name] = Tensor(float32: values, shape: shape)
             }
         }
         return tensors

@@ -1,4 +1,5 @@
 import Foundation
+import VoxONNX
 import VoxCore
 
 /// Reads torch's legacy (non-zip) serialization, the format of Resemblyzer's `pretrained.pt`.
@@ -19,13 +20,13 @@ public enum TorchLegacyReader {
     /// The tensors of the checkpoint's state dict. When the top-level object is a dict with a
     /// `model_state` or `state_dict` dict (training checkpoints), that dict is the state dict;
     /// otherwise the top-level dict is. Entries that are not tensors are left out.
-    public static func read(contentsOf url: URL) throws -> [String: FloatTensor] {
+    public static func read(contentsOf url: URL) throws -> [String: Tensor] {
         let data = try mappedWeights(url)
         return try read(data, source: url.path)
     }
 
     /// The same as `read(contentsOf:)` for bytes already in memory; `source` names them in errors.
-    public static func read(_ data: Data, source: String = "torch checkpoint") throws -> [String: FloatTensor] {
+    public static func read(_ data: Data, source: String = "torch checkpoint") throws -> [String: Tensor] {
         try data.withUnsafeBytes { raw in
             var reader = ByteReader(raw, source: source)
             try checkHeader(&reader)
@@ -56,7 +57,7 @@ public enum TorchLegacyReader {
                 storages[key] = (reader.offset, count, type)
                 try reader.skip(count * type.size, "storage \(key)")
             }
-            var tensors: [String: FloatTensor] = [:]
+            var tensors: [String: Tensor] = [:]
             for (name, tensor) in references {
                 guard let storage = storages[tensor.storageKey] else {
                     throw VoxError.invalidModel("\(source): tensor \(name) refers to storage \(tensor.storageKey), which the file does not hold.", path: source)
@@ -177,7 +178,7 @@ public enum TorchLegacyReader {
         }
 
         /// Copies the (possibly strided) view out of a storage of `count` elements.
-        func materialize(_ base: UnsafeRawPointer, count: Int, name: String, source: String) throws -> FloatTensor {
+        func materialize(_ base: UnsafeRawPointer, count: Int, name: String, source: String) throws -> Tensor {
             let total = shape.reduce(1, *)
             guard shape.allSatisfy({ $0 >= 0 }), offset >= 0 else {
                 throw VoxError.invalidModel("\(source): tensor \(name) has a negative size or offset.", path: source)
@@ -207,7 +208,7 @@ public enum TorchLegacyReader {
                     }
                 }
             }
-            return FloatTensor(shape: shape, data: data)
+            return Tensor(float32: data, shape: shape)
         }
 
         static func contiguousStrides(_ shape: [Int]) -> [Int] {

@@ -1,4 +1,5 @@
 import Foundation
+import VoxONNX
 import VoxCore
 
 /// The speaker encoder of Resemblyzer and of Chatterbox (`ve`): 16 kHz audio → a 256-d,
@@ -20,18 +21,18 @@ public final class VoiceEncoder: Sendable {
     /// Builds the encoder from a state dict: `lstm.{weight_ih,weight_hh,bias_ih,bias_hh}_l{n}`
     /// and `linear.{weight,bias}` (Resemblyzer) or `proj.{weight,bias}` (Chatterbox), with any
     /// common prefix. Other tensors are ignored.
-    public init(weights: [String: FloatTensor], configuration: VoiceEncoderConfiguration = .resemblyzer) throws {
+    public init(weights: [String: Tensor], configuration: VoiceEncoderConfiguration = .resemblyzer) throws {
         guard let anchor = weights.keys.filter({ $0.hasSuffix("lstm.weight_ih_l0") }).min() else {
             throw VoxError.invalidModel("The speaker-encoder weights have no lstm.weight_ih_l0: this is not a Resemblyzer or Chatterbox voice encoder.")
         }
         let prefix = String(anchor.dropLast("lstm.weight_ih_l0".count))
-        func tensor(_ name: String) throws -> FloatTensor {
+        func tensor(_ name: String) throws -> Tensor {
             guard let t = weights[prefix + name] else {
                 throw VoxError.invalidModel("The speaker-encoder weights lack \(prefix + name).")
             }
             return t
         }
-        func expect(_ name: String, _ t: FloatTensor, _ shape: [Int]) throws {
+        func expect(_ name: String, _ t: Tensor, _ shape: [Int]) throws {
             guard t.shape == shape else {
                 throw VoxError.invalidModel("Speaker-encoder tensor \(prefix + name) has shape \(t.shape); expected \(shape).")
             }
@@ -69,7 +70,7 @@ public final class VoiceEncoder: Sendable {
         self.configuration = configuration
         self.layers = layers
         embeddingSize = weight.shape[0]
-        projection = PackedMatrix(transposing: weight.data, outputs: weight.shape[0], inputs: hidden, bias: bias.data)
+        projection = PackedMatrix(transposing: weight.floats(), outputs: weight.shape[0], inputs: hidden, bias: bias.floats())
         frontEnd = MelFrontEnd(melCount: melCount, scale: configuration.melScale, normalization: configuration.melNormalization, padding: configuration.padding)
     }
 
@@ -79,7 +80,7 @@ public final class VoiceEncoder: Sendable {
         let data = try mappedWeights(url)
         // A legacy torch file starts with a protocol-2 pickle (0x80 0x02); safetensors with a
         // little-endian header length followed by '{'.
-        let weights: [String: FloatTensor]
+        let weights: [String: Tensor]
         if data.count >= 2, data[data.startIndex] == 0x80 {
             weights = try TorchLegacyReader.read(data, source: url.path)
         } else if data.count > 8, data[data.startIndex + 8] == UInt8(ascii: "{") {

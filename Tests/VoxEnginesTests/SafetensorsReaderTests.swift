@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import VoxCore
+import VoxONNX
 @testable import VoxEngines
 
 @Suite("SafetensorsReader")
@@ -29,8 +30,8 @@ struct SafetensorsReaderTests {
         let original = try #require(torch["lstm.weight_hh_l2"])
         let rounded = try #require(half["lstm.weight_hh_l2"])
         #expect(rounded.shape == original.shape)
-        #expect(rounded.data != original.data)
-        for (r, o) in zip(rounded.data, original.data) {
+        #expect(rounded.floats() != original.floats())
+        for (r, o) in zip(rounded.floats(), original.floats()) {
             #expect(abs(r - o) <= abs(o) * 0x1p-11 + 0x1p-24)
         }
     }

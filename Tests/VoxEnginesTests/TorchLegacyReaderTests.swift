@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import VoxCore
+import VoxONNX
 @testable import VoxEngines
 
 @Suite("TorchLegacyReader")
@@ -27,8 +28,8 @@ struct TorchLegacyReaderTests {
         for (name, expected) in reference {
             let tensor = try #require(tensors[name])
             #expect(tensor.shape == expected.shape, "\(name)")
-            #expect(Array(tensor.data.prefix(expected.first.count)) == expected.first, "\(name)")
-            let sum = tensor.data.reduce(Double(0)) { $0 + Double($1) }
+            #expect(Array(tensor.floats().prefix(expected.first.count)) == expected.first, "\(name)")
+            let sum = tensor.floats().reduce(Double(0)) { $0 + Double($1) }
             #expect(abs(sum - expected.sum) <= 1e-6 * max(1, abs(expected.sum)) + 1e-3, "\(name): \(sum) vs \(expected.sum)")
         }
     }

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import VoxCore
+import VoxONNX
 @testable import VoxEngines
 
 @Suite("VoiceEncoder")
@@ -157,7 +158,7 @@ struct VoiceEncoderTests {
 
     @Test("weights that are not a voice encoder are refused with invalidModel")
     func rejectsForeignWeights() throws {
-        let unrelated = ["decoder.weight": FloatTensor(shape: [2, 2], data: [1, 2, 3, 4])]
+        let unrelated = ["decoder.weight": Tensor(float32: [1, 2, 3, 4], shape: [2, 2])]
         do {
             _ = try VoiceEncoder(weights: unrelated)
             Issue.record("weights without an LSTM were accepted")
@@ -167,7 +168,7 @@ struct VoiceEncoderTests {
         let fixtures = try EncoderFixtures()
         defer { fixtures.removeDirectory() }
         var weights = try TorchLegacyReader.read(contentsOf: fixtures.weights)
-        weights["lstm.weight_hh_l1"] = FloatTensor(shape: [1024, 255], data: [Float](repeating: 0, count: 1024 * 255))
+        weights["lstm.weight_hh_l1"] = Tensor(float32: [Float](repeating: 0, count: 1024 * 255), shape: [1024, 255])
         do {
             _ = try VoiceEncoder(weights: weights)
             Issue.record("a wrongly shaped tensor was accepted")

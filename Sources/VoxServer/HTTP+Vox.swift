@@ -1,3 +1,4 @@
+import Foundation
 import Hummingbird
 
 /// Response headers that carry what the web page shows, so that speech bodies stay pure audio.
@@ -29,4 +30,9 @@ extension String {
     var headerSafe: String {
         String(String.UnicodeScalarView(unicodeScalars.map { $0.value >= 32 && $0.value < 127 ? $0 : "?" }).prefix(300))
     }
+}
+
+extension ByteBuffer {
+    /// The readable bytes as `Data`.
+    var data: Data { Data(readableBytesView) }
 }
