@@ -55,9 +55,8 @@ public struct VoxPaths: Sendable, Equatable {
     /// Folders searched for ONNX Runtime's shared library, GPU build first when asked for.
     public func onnxRuntimeLibraryCandidates(preferGPU: Bool) -> [URL] {
         let explicit = onnxRuntimeLibrary.map { [$0] } ?? []
-        guard let deps = depsDirectory else { return explicit }
+        guard let deps = depsDirectory, let gpu = gpuRuntimeLibrary else { return explicit }
         let cpu = deps.appendingPathComponent("onnxruntime/lib/libonnxruntime.so.1")
-        let gpu = gpuRuntimeLibrary ?? deps.appendingPathComponent("onnxruntime-gpu/lib/libonnxruntime.so.1")
         return explicit + (preferGPU ? [gpu, cpu] : [cpu])
     }
 

@@ -124,7 +124,6 @@ public final class EngineSpeechService: SpeechService {
     /// installed, that the engine accepts it as a reference (Chatterbox needs more than 5 s): a
     /// voice listed as available must be one that speaks.
     public func addVoice(name: String, audio: Data, fileName: String?, replacing: Bool) async throws -> VoiceDescription {
-        try VoiceName.validate(name)
         let label = fileName ?? name
         let cloning = factory.chatterboxInstalled
         let decoded = try await offload {

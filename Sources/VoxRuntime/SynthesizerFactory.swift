@@ -14,17 +14,14 @@ public final class SynthesizerFactory: Sendable {
     private let hardwareReport = Locked<HardwareReport?>(nil)
     private let prefersGPU = Locked<Bool?>(nil)
     /// Conditioning computed by cloning engines (memory + `paths.cacheDirectory`), shared by every
-    /// engine this factory builds.
+    /// engine this factory builds: it is their `SpeakerConditioningStore`.
     public let conditioningCache: ConditioningCache
-    /// The cache as cloning engines see it.
-    public let conditioningStore: CachedConditioningStore
 
     public init(configuration: RuntimeConfiguration, phonemizer: any Phonemizer, logger: Logger = Logger(label: "vox.factory")) {
         self.configuration = configuration
         self.phonemizer = phonemizer
         self.logger = logger
         self.conditioningCache = ConditioningCache(configuration: ConditioningCacheConfiguration(directory: configuration.paths.cacheDirectory), logger: logger)
-        self.conditioningStore = CachedConditioningStore(cache: conditioningCache)
     }
 
     public var paths: VoxPaths { configuration.paths }
@@ -141,7 +138,7 @@ public final class SynthesizerFactory: Sendable {
         }
         let files = try ChatterboxModelFiles(directory: directory)
         let runtime = try runtime()
-        let store = conditioningStore
+        let store = conditioningCache
         guard configuration.optimize else {
             return try ChatterboxEngine(files: files, runtime: runtime, logger: logger)
         }

@@ -38,10 +38,9 @@ public actor VoiceRegistry {
     public nonisolated let library: VoiceLibrary
     /// Names (lowercase) that stand for another voice when no voice has them.
     public nonisolated let aliases: [String: String]
-    private var piper: [(voice: PiperVoice, source: VoiceSource)] = []
-    private var piperStamp: [Date?]?
-    private var cloned: [String: LibraryVoice] = [:]
-    private var clonedStamp: Date??
+    /// Each list with the modification times it was read at; nil until read, or after a change made here.
+    private var piper: (stamp: [Date?], voices: [(voice: PiperVoice, source: VoiceSource)])?
+    private var cloned: (stamp: Date?, voices: [String: LibraryVoice])?
 
     public init(catalog: VoiceCatalog, library: VoiceLibrary, aliases: [String: String] = VoiceRegistry.openAIAliases) {
         self.catalog = catalog
@@ -94,22 +93,20 @@ public actor VoiceRegistry {
     /// The installed Piper voices, user voices first.
     public func piperVoices() async throws -> [(voice: PiperVoice, source: VoiceSource)] {
         let stamp = catalog.directories.map { Self.modificationDate($0.url) }
-        if stamp != piperStamp {
-            piper = catalog.voices()
-            piperStamp = stamp
-        }
-        return piper
+        if let piper, piper.stamp == stamp { return piper.voices }
+        let catalog = self.catalog
+        let voices = try await offload { catalog.voices() }  // reads each voice's config: off the cooperative pool
+        piper = (stamp, voices)
+        return voices
     }
 
     /// The library's voices by name.
     public func clonedVoices() async throws -> [String: LibraryVoice] {
         let stamp = Self.modificationDate(library.indexURL)
-        if clonedStamp == nil || clonedStamp! != stamp {
-            let entries = try await library.list()
-            cloned = Dictionary(uniqueKeysWithValues: entries.map { ($0.name, $0) })
-            clonedStamp = stamp
-        }
-        return cloned
+        if let cloned, cloned.stamp == stamp { return cloned.voices }
+        let voices = Dictionary(uniqueKeysWithValues: try await library.list().map { ($0.name, $0) })
+        cloned = (stamp, voices)
+        return voices
     }
 
     // MARK: Changes
@@ -125,7 +122,7 @@ public actor VoiceRegistry {
             throw VoxError(.conflict, "A voice named '\(name)' already exists; delete it first, choose another name, or send replace=true.")
         }
         let entry = try await library.add(name: name, data: data, originalFileName: originalFileName, replacing: replacing)
-        clonedStamp = nil
+        cloned = nil
         return entry
     }
 
@@ -139,7 +136,7 @@ public actor VoiceRegistry {
         guard try await clonedVoices()[name] != nil else {
             throw VoxError.unknownVoice(name, known: try await names())
         }
-        defer { clonedStamp = nil }
+        defer { cloned = nil }
         return try await library.remove(name: name)
     }
 
