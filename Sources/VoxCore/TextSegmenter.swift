@@ -25,28 +25,59 @@ public struct TextSegmenter: Sendable {
     private static let closers: Set<Character> = terminators.union(["\"", "'", "”", "’", ")", "]", "」", "』", "）"])
 
     public func sentences(_ text: String) -> [String] {
-        var result: [String] = []
-        var current = ""
         let chars = Array(text)
+        var result: [String] = []
+        var start = 0
+        for end in boundaries(chars) {
+            append(chars[start..<end], to: &result)
+            start = end
+        }
+        append(chars[start...], to: &result)
+        return result.flatMap(splitLong)
+    }
+
+    /// The sentences of text that is still arriving (from a language model, say): those surely
+    /// complete, and the rest, which the next piece may continue. A sentence is surely complete
+    /// once more words follow its end ("Hello." alone may yet become "Hello.5"; "No. " may yet
+    /// become "No. 5"). A rest longer than `maxSentenceLength` is split as `sentences` splits a
+    /// long sentence, and all but its last part count as complete, so the rest stays bounded.
+    public func completeSentences(_ text: String) -> (sentences: [String], rest: String) {
+        let chars = Array(text)
+        var result: [String] = []
+        let lastWord = chars.lastIndex { !$0.isWhitespace } ?? -1
+        var start = 0
+        for end in boundaries(chars) where end <= lastWord {
+            append(chars[start..<end], to: &result)
+            start = end
+        }
+        var rest = String(chars[start...].drop { $0.isWhitespace })
+        var parts = splitLong(rest.trimmingCharacters(in: .whitespacesAndNewlines))
+        if parts.count > 1 {
+            rest = parts.removeLast()
+            result.append(contentsOf: parts)
+        }
+        return (result.flatMap(splitLong), rest)
+    }
+
+    /// Where sentences end: the index after each one's last character (its closers included).
+    private func boundaries(_ chars: [Character]) -> [Int] {
+        var ends: [Int] = []
         var i = 0
         while i < chars.count {
             let c = chars[i]
-            current.append(c)
             // `isNewline` also covers "\r\n", which Swift keeps as one character.
             if c.isNewline || Self.terminators.contains(c) {
                 while i + 1 < chars.count, Self.closers.contains(chars[i + 1]) {
                     i += 1
-                    current.append(chars[i])
                 }
                 let atEnd = i + 1 >= chars.count || chars[i + 1].isWhitespace || Self.fullWidthTerminators.contains(c)
-                if atEnd && !(c == "." && endsWithAbbreviation(current, before: chars[(i + 1)...])) {
-                    flush(&current, into: &result)
+                if atEnd && !(c == "." && endsWithAbbreviation(String(chars[(ends.last ?? 0)..<(i + 1)]), before: chars[(i + 1)...])) {
+                    ends.append(i + 1)
                 }
             }
             i += 1
         }
-        flush(&current, into: &result)
-        return result.flatMap(splitLong)
+        return ends
     }
 
     /// Whether the period that ends `s` belongs to an abbreviation; `rest` is the text after it.
@@ -60,10 +91,9 @@ public struct TextSegmenter: Sendable {
         return word.count == 1 && lastWord.first!.isUppercase
     }
 
-    private func flush(_ current: inout String, into result: inout [String]) {
-        let s = current.trimmingCharacters(in: .whitespacesAndNewlines)
+    private func append(_ sentence: ArraySlice<Character>, to result: inout [String]) {
+        let s = String(sentence).trimmingCharacters(in: .whitespacesAndNewlines)
         if !s.isEmpty { result.append(s) }
-        current = ""
     }
 
     private func splitLong(_ sentence: String) -> [String] {

@@ -140,4 +140,43 @@ import VoxCore
         let segmenter = TextSegmenter(maxSentenceLength: 20)
         #expect(segmenter.sentences("Supercalifragilisticexpialidocious words here") == ["Supercalifragilisticexpialidocious", "words here"])
     }
+
+    // Text that is still arriving (Wyoming's synthesize-chunk, from a language model).
+
+    @Test func aSentenceIsCompleteOnlyOnceMoreWordsFollowIt() {
+        #expect(segmenter.completeSentences("The first sente") == ([], "The first sente"))
+        // "here." may yet continue ("here.5"), and "here. " may yet be an abbreviation's period.
+        #expect(segmenter.completeSentences("It ends here.") == ([], "It ends here."))
+        #expect(segmenter.completeSentences("It ends here. ") == ([], "It ends here. "))
+        #expect(segmenter.completeSentences("It ends here. The sec") == (["It ends here."], "The sec"))
+        #expect(segmenter.completeSentences("One. Two! Three? Fou") == (["One.", "Two!", "Three?"], "Fou"))
+    }
+
+    @Test func anAbbreviationOrANumberDoesNotCompleteASentence() {
+        #expect(segmenter.completeSentences("Ask Dr. Smith") == ([], "Ask Dr. Smith"))
+        #expect(segmenter.completeSentences("Pi is 3.14 or so") == ([], "Pi is 3.14 or so"))
+        #expect(segmenter.completeSentences("Room No. 5 is free. Go") == (["Room No. 5 is free."], "Go"))
+    }
+
+    @Test func piecesJoinedGiveTheSameSentencesAsTheWholeText() {
+        let text = "The first sentence is short. The second one, with a comma, is longer! Is the third a question? The end."
+        var buffer = ""
+        var spoken: [String] = []
+        for piece in stride(from: 0, to: text.count, by: 7).map({ String(Array(text)[$0..<min($0 + 7, text.count)]) }) {
+            buffer += piece
+            let (complete, rest) = segmenter.completeSentences(buffer)
+            spoken += complete
+            buffer = rest
+        }
+        spoken += segmenter.sentences(buffer)
+        #expect(spoken == segmenter.sentences(text))
+        #expect(spoken.count == 4)
+    }
+
+    @Test func aLongRestWithoutAnEndIsSpokenInPartsSoItStaysBounded() {
+        let segmenter = TextSegmenter(maxSentenceLength: 20)
+        let (complete, rest) = segmenter.completeSentences("one two three four five six seven eight nine")
+        #expect(complete == ["one two three four", "five six seven eight"])
+        #expect(rest == "nine")
+    }
 }
