@@ -19,7 +19,7 @@ build: setup
 	$(SWIFT) build -c $(CONFIG) --product voxserve
 
 run: build
-	$(BIN) serve --host $(HOST) --port $(PORT)
+	$(BIN) serve --host $(HOST) --port $(PORT) $(if $(WYOMING_PORT),--wyoming-port $(WYOMING_PORT))
 
 test: setup
 	scripts/test-fixtures.sh

@@ -18,6 +18,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // C at the edge. ONNX Runtime is loaded with dlopen (so a GPU build can be chosen at run time);
@@ -52,12 +53,15 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
-        // HTTP only: the application, routes, middleware, queue, metrics and worker supervision.
+        // The server: the HTTP application (routes, middleware, queue, metrics, worker supervision)
+        // and the Wyoming protocol beside it, sharing the queue, metrics and speech service.
         .target(
             name: "VoxServer",
             dependencies: [
-                "VoxCore", "VoxAudio", "VoxRuntime",
+                "VoxCore", "VoxAudio", "VoxEngines", "VoxRuntime",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -86,6 +90,7 @@ let package = Package(
             dependencies: [
                 "VoxCore", "VoxAudio", "VoxEngines", "VoxOptimizer", "VoxRuntime", "VoxServer",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
         .testTarget(name: "VoxServeCLITests", dependencies: ["VoxCore", "VoxAudio"]),

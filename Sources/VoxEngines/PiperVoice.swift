@@ -19,7 +19,32 @@ public struct PiperVoice: Sendable, Equatable {
     public var phonemeIDMap: [String: [Int64]]
     public var numSpeakers: Int
     public var speakerIDMap: [String: Int]
+    /// The config's `language.code`, e.g. "en_US".
     public var language: String?
+    /// What the config says of where the voice comes from: `dataset`, `audio.quality`,
+    /// `piper_version`, and the language in English ("English (United States)").
+    public var about = About()
+
+    public struct About: Sendable, Equatable {
+        public var dataset: String?
+        public var quality: String?
+        public var piperVersion: String?
+        public var languageName: String?
+
+        /// One line for a voice list: "English (United States), dataset joe, medium quality".
+        public var summary: String {
+            [languageName, dataset.map { "dataset \($0)" }, quality.map { "\($0) quality" }].compactMap { $0 }.joined(separator: ", ")
+        }
+    }
+
+    /// Speaker names in id order for a multi-speaker voice (the config's `speaker_id_map`, or the
+    /// ids as text when it has none); empty for a single-speaker voice.
+    public var speakerNames: [String] {
+        guard numSpeakers > 1 else { return [] }
+        var names = (0..<numSpeakers).map(String.init)
+        for (name, id) in speakerIDMap where names.indices.contains(id) { names[id] = name }
+        return names
+    }
 
     /// Loads the config beside `modelURL` (`.onnx.json`, or `.json` in place of `.onnx`).
     public static func load(modelURL: URL) throws -> PiperVoice {
@@ -66,13 +91,19 @@ public struct PiperVoice: Sendable, Equatable {
         for (k, v) in json["speaker_id_map"] as? [String: Any] ?? [:] {
             if let id = (v as? NSNumber)?.intValue { speakerMap[k] = id }
         }
-        let language = ((json["language"] as? [String: Any])?["code"] as? String)
+        let languageInfo = json["language"] as? [String: Any] ?? [:]
+        let language = languageInfo["code"] as? String
+        var about = About(
+            dataset: json["dataset"] as? String, quality: audio["quality"] as? String, piperVersion: json["piper_version"] as? String)
+        if let english = languageInfo["name_english"] as? String {
+            about.languageName = (languageInfo["country_english"] as? String).map { "\(english) (\($0))" } ?? english
+        }
         var name = modelURL.lastPathComponent
         if name.hasSuffix(".onnx") { name.removeLast(5) }
         return PiperVoice(
             name: name, modelURL: modelURL, configURL: configURL, sampleRate: rate, espeakVoice: espeak,
             inference: Inference(noiseScale: f("noise_scale", 0.667), lengthScale: f("length_scale", 1), noiseW: f("noise_w", 0.8)),
-            phonemeIDMap: map, numSpeakers: max(1, speakers), speakerIDMap: speakerMap, language: language)
+            phonemeIDMap: map, numSpeakers: max(1, speakers), speakerIDMap: speakerMap, language: language, about: about)
     }
 
     /// Model ids for one sentence's phonemes, as piper does it: `^`, `_`, then each phoneme

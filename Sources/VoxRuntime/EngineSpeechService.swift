@@ -104,11 +104,15 @@ public final class EngineSpeechService: SpeechService {
         let piper = try await registry.piperVoices().map { voice, source in
             VoiceDescription(
                 id: voice.name, kind: .model, engine: "piper", sampleRate: voice.sampleRate, language: voice.language, source: source,
-                available: true, isDefault: voice.name == VoiceRegistry.defaultVoice)
+                available: true, isDefault: voice.name == VoiceRegistry.defaultVoice,
+                speakers: voice.speakerNames.isEmpty ? nil : voice.speakerNames,
+                description: voice.about.summary.isEmpty ? nil : voice.about.summary, version: voice.about.piperVersion)
         }
         let taken = Set(piper.map(\.id))
         let cloned = try await registry.clonedVoices().values.sorted { $0.name < $1.name }.filter { !taken.contains($0.name) }.map {
-            VoiceDescription(id: $0.name, kind: .reference, engine: ChatterboxEngine.engineID, source: .upload, available: factory.chatterboxInstalled)
+            VoiceDescription(
+                id: $0.name, kind: .reference, engine: ChatterboxEngine.engineID, language: ChatterboxEngine.language, source: .upload,
+                available: factory.chatterboxInstalled, description: "Cloned from an uploaded recording")
         }
         return piper + cloned
     }

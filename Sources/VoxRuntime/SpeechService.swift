@@ -87,10 +87,16 @@ public struct VoiceDescription: Sendable, Codable, Equatable {
     /// False when this server cannot speak it now (a reference voice without the cloning model).
     public var available: Bool
     public var isDefault: Bool
+    /// Speaker names in id order, for a voice with several speakers (a request's `speaker_id` is the index).
+    public var speakers: [String]?
+    /// One line about the voice ("English (United States), dataset joe, medium quality").
+    public var description: String?
+    /// Version of the voice's files, when they say (Piper's `piper_version`).
+    public var version: String?
 
     public init(
         id: String, kind: Kind, engine: String, sampleRate: Int? = nil, language: String? = nil, source: VoiceSource,
-        available: Bool = true, isDefault: Bool = false
+        available: Bool = true, isDefault: Bool = false, speakers: [String]? = nil, description: String? = nil, version: String? = nil
     ) {
         self.id = id
         self.kind = kind
@@ -100,10 +106,13 @@ public struct VoiceDescription: Sendable, Codable, Equatable {
         self.source = source
         self.available = available
         self.isDefault = isDefault
+        self.speakers = speakers
+        self.description = description
+        self.version = version
     }
 
     enum CodingKeys: String, CodingKey {
-        case id, kind, engine, language, source, available
+        case id, kind, engine, language, source, available, speakers, description, version
         case sampleRate = "sample_rate"
         case isDefault = "default"
     }

@@ -8,8 +8,9 @@ import VoxRuntime
 /// The request context of VoxServe's router.
 public typealias VoxRequestContext = BasicRequestContext
 
-/// Builds the HTTP application: routes, middleware, metrics and the speech service's long-running
-/// parts. `voxserve serve` runs what this returns; tests call it too.
+/// Builds the application: HTTP routes, middleware, metrics, the speech service's long-running
+/// parts and, when configured, the Wyoming server. `voxserve serve` runs what this returns; tests
+/// call it too.
 ///
 /// Routes (`/v1/*` require `Authorization: Bearer KEY` when `configuration.apiKey` is set):
 /// - `GET /` web page; `GET /healthz`; `GET /metrics` (Prometheus text)
@@ -20,20 +21,44 @@ public func buildApplication(
     service: any SpeechService,
     logger: Logger
 ) throws -> some ApplicationProtocol {
+    try buildServer(configuration: configuration, service: service, logger: logger).application
+}
+
+/// The application and, with `configuration.wyoming`, the Wyoming server among its services
+/// (returned too, so that tests can read the port it chose). Both protocols share one synthesis
+/// queue, one set of metrics and the speech service.
+func buildServer(
+    configuration: ServerConfiguration,
+    service: any SpeechService,
+    logger: Logger
+) throws -> (application: some ApplicationProtocol, wyoming: WyomingServer?) {
     try configuration.validate()
-    let router = try buildRouter(configuration: configuration, service: service)
-    return Application(
+    let metrics = ServerMetrics()
+    let queue = SynthesisQueue(maxConcurrent: configuration.maxConcurrentSyntheses, maxWaiting: configuration.maxQueuedRequests)
+    let router = try buildRouter(configuration: configuration, service: service, queue: queue, metrics: metrics)
+    var services = service.lifecycleServices
+    let wyoming = configuration.wyoming.map { wyoming in
+        WyomingServer(
+            configuration: wyoming, service: service, queue: queue, metrics: metrics,
+            settings: WyomingSession.Settings(
+                maxTextLength: configuration.maxTextLength, requestTimeout: configuration.requestTimeout,
+                webPage: "http://\(configuration.host):\(configuration.port)/"),
+            logger: logger)
+    }
+    if let wyoming { services.append(wyoming) }
+    let application = Application(
         router: router,
         configuration: ApplicationConfiguration(
             address: .hostname(configuration.host, port: configuration.port), serverName: "VoxServe"),
-        services: service.lifecycleServices,
+        services: services,
         logger: logger)
+    return (application, wyoming)
 }
 
 /// The router alone (the application minus its address and services).
-func buildRouter(configuration: ServerConfiguration, service: any SpeechService) throws -> Router<VoxRequestContext> {
-    let metrics = ServerMetrics()
-    let queue = SynthesisQueue(maxConcurrent: configuration.maxConcurrentSyntheses, maxWaiting: configuration.maxQueuedRequests)
+func buildRouter(
+    configuration: ServerConfiguration, service: any SpeechService, queue: SynthesisQueue, metrics: ServerMetrics
+) throws -> Router<VoxRequestContext> {
     let router = Router(context: VoxRequestContext.self)
     router.add(middleware: RequestMetricsMiddleware(metrics: metrics))
     router.add(middleware: ErrorMiddleware())

@@ -31,6 +31,8 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var workerExecutable: String?
     /// Time a worker has to report ready before it counts as failed to start.
     public var workerStartTimeout: Duration
+    /// The Wyoming protocol beside HTTP (`--wyoming-port`); nil serves HTTP only.
+    public var wyoming: WyomingConfiguration?
 
     public init(
         host: String = "127.0.0.1",
@@ -46,7 +48,8 @@ public struct ServerConfiguration: Sendable, Equatable {
         requestTimeout: Duration = .seconds(120),
         retryAfterSeconds: Int = 2,
         workerExecutable: String? = nil,
-        workerStartTimeout: Duration = .seconds(60)
+        workerStartTimeout: Duration = .seconds(60),
+        wyoming: WyomingConfiguration? = nil
     ) {
         self.host = host
         self.port = port
@@ -62,6 +65,7 @@ public struct ServerConfiguration: Sendable, Equatable {
         self.retryAfterSeconds = retryAfterSeconds
         self.workerExecutable = workerExecutable
         self.workerStartTimeout = workerStartTimeout
+        self.wyoming = wyoming
     }
 
     /// Throws a `VoxError` that names the first field out of range.
@@ -74,5 +78,9 @@ public struct ServerConfiguration: Sendable, Equatable {
         guard maxUploadBytes >= 1024 else { throw VoxError.invalidInput("max upload size must be at least 1 KiB.") }
         guard requestTimeout > .zero else { throw VoxError.invalidInput("request timeout must be positive.") }
         if let key = apiKey, key.isEmpty { throw VoxError.invalidInput("the API key must not be empty.") }
+        try wyoming?.validate()
+        if let wyoming, wyoming.port != 0, wyoming.port == port, wyoming.host == host {
+            throw VoxError.invalidInput("the Wyoming port must differ from the HTTP port (both are \(port)).")
+        }
     }
 }

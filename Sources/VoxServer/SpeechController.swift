@@ -153,11 +153,12 @@ struct SpeechController<Context: RequestContext>: Sendable {
                 guard firstAudio.isResolved else { throw VoxError.engineFailure("The engine produced no audio for this text.") }
                 let wall = (ContinuousClock.now - started).seconds
                 let rtf = wall / max(audioSeconds, 1e-9)
-                output.finish()
                 let first = try? await firstAudio.value
+                // Counted before the body ends, so a client that reads /metrics next sees this request.
                 metrics.recordSynthesis(
                     voice: speech.voice, audioSeconds: audioSeconds, wallSeconds: wall,
                     timeToFirstAudio: first?.seconds, cache: first?.conditioning, streamed: true)
+                output.finish()
                 logger.info("speech stream", metadata: ["vox.rtf": "\(rtf.formatted(decimals: 3))", "vox.audio_s": "\(audioSeconds.formatted(decimals: 2))"])
             } catch {
                 if (error as? APIError)?.code == .timeout { metrics.recordTimeout() }

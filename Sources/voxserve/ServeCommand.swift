@@ -11,7 +11,7 @@ extension Isolation: ExpressibleByArgument {}
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
-        abstract: "Run the HTTP server: OpenAI-compatible speech API, web page at /, metrics at /metrics.",
+        abstract: "Run the server: OpenAI-compatible speech API, web page at /, metrics at /metrics; Wyoming with --wyoming-port.",
         discussion: """
             The API key may also come from VOXSERVE_API_KEY; when set, /v1/* requires \
             `Authorization: Bearer KEY`. SIGINT/SIGTERM stop accepting connections and let \
@@ -46,6 +46,15 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("max-upload-mb"), help: "Largest voice upload in MiB.")
     var maxUploadMB = 20
 
+    @Option(name: .customLong("wyoming-port"), help: "Also speak the Wyoming protocol (Home Assistant) on this TCP port (Home Assistant's default: 10200).")
+    var wyomingPort: Int?
+
+    @Option(name: .customLong("wyoming-host"), help: "Address for Wyoming (default: --host).")
+    var wyomingHost: String?
+
+    @Flag(name: .customLong("wyoming-zeroconf"), help: "Announce the Wyoming service over mDNS (needs Debian's avahi-utils and avahi-daemon).")
+    var wyomingZeroconf = false
+
     @OptionGroup var engine: EngineOptions
 
     func validate() throws {
@@ -56,6 +65,14 @@ struct ServeCommand: AsyncParsableCommand {
         guard timeoutSeconds >= 1 else { throw ValidationError("--timeout must be at least 1 second.") }
         guard (1...1024).contains(maxUploadMB) else { throw ValidationError("--max-upload-mb must be 1…1024.") }
         if let apiKey, apiKey.isEmpty { throw ValidationError("--api-key must not be empty.") }
+        if let wyomingPort {
+            guard (0...65535).contains(wyomingPort) else { throw ValidationError("--wyoming-port must be 0…65535.") }
+            guard wyomingPort != port || wyomingPort == 0 || (wyomingHost ?? host) != host else {
+                throw ValidationError("--wyoming-port must differ from --port.")
+            }
+        } else if wyomingHost != nil || wyomingZeroconf {
+            throw ValidationError("--wyoming-host and --wyoming-zeroconf need --wyoming-port (Home Assistant's default is 10200).")
+        }
     }
 
     /// The server's configuration from the options and the runtime's (the environment's), mapped in this one place.
@@ -64,7 +81,8 @@ struct ServeCommand: AsyncParsableCommand {
             host: host, port: port, apiKey: apiKey ?? runtime.apiKey, isolation: isolation, workers: workers,
             optimize: runtime.optimize, maxUploadBytes: maxUploadMB * 1024 * 1024,
             maxConcurrentSyntheses: maxConcurrent ?? (isolation == .process ? workers : 2),
-            maxQueuedRequests: maxQueue, requestTimeout: .seconds(timeoutSeconds))
+            maxQueuedRequests: maxQueue, requestTimeout: .seconds(timeoutSeconds),
+            wyoming: wyomingPort.map { WyomingConfiguration(host: wyomingHost ?? host, port: $0, zeroconf: wyomingZeroconf) })
     }
 
     func run() async throws {
@@ -85,10 +103,15 @@ struct ServeCommand: AsyncParsableCommand {
                 arguments: (configuration.optimize ? [] : ["--no-optimize"]) + (engine.verbose ? ["--verbose"] : []),
                 startTimeout: configuration.workerStartTimeout, logger: logger)
         }
-        if configuration.host != "127.0.0.1" && configuration.host != "localhost" && configuration.host != "::1" && configuration.apiKey == nil {
+        if !Self.isLoopback(configuration.host) && configuration.apiKey == nil {
             logger.warning("listening beyond loopback without an API key: anyone who can reach \(configuration.host):\(configuration.port) can use this server")
+        }
+        if let wyoming = configuration.wyoming, !Self.isLoopback(wyoming.host) {
+            logger.warning("Wyoming has no authentication: anyone who can reach \(wyoming.host):\(wyoming.port) can use it (the API key covers HTTP only)")
         }
         let app = try buildApplication(configuration: configuration, service: service, logger: logger)
         try await app.runService()
     }
+
+    static func isLoopback(_ host: String) -> Bool { ["127.0.0.1", "localhost", "::1"].contains(host) }
 }

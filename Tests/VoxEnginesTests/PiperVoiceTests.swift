@@ -31,6 +31,18 @@ private let smallConfig = """
         #expect(voice.speakerIDMap["ben"] == 1)
     }
 
+    @Test func speakersAreNamedInIdOrderAndTheVoiceDescribesItself() throws {
+        let voice = try PiperVoice.load(modelURL: try makeVoice(config: smallConfig))
+        #expect(voice.speakerNames == ["anna", "ben", "cleo"])
+        #expect(voice.about == .init())
+        let unnamed = try PiperVoice.load(modelURL: try makeVoice(config: smallConfig.replacingOccurrences(of: #""speaker_id_map": {"anna": 0, "ben": 1, "cleo": 2},"#, with: "")))
+        #expect(unnamed.speakerNames == ["0", "1", "2"])
+        let joe = try defaultVoice()
+        #expect(joe.speakerNames == [])
+        #expect(joe.about.summary == "English (United States), dataset joe, medium quality")
+        #expect(joe.about.piperVersion == "1.0.0")
+    }
+
     @Test func idsArePadBosEachPhonemeFollowedByPadThenEos() throws {
         let voice = try PiperVoice.load(modelURL: try makeVoice(config: smallConfig))
         let (ids, missing) = voice.phonemeIDs(for: "ˈab a")

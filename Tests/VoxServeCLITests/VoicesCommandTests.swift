@@ -105,3 +105,12 @@ private func similarity(_ cli: CLI, _ a: String, _ b: String) async throws -> Si
         #expect(try await similarity(cli, a.path, b.path).cache == ["miss", "disk_hit"])
     }
 }
+
+@Suite struct ServeOptionsTests {
+    @Test(arguments: [["--wyoming-zeroconf"], ["--wyoming-host", "0.0.0.0"], ["--wyoming-port", "70000"], ["--port", "9000", "--wyoming-port", "9000"]])
+    func wyomingOptionsThatCannotWorkAreRefusedBeforeAnythingStarts(_ arguments: [String]) async throws {
+        let result = try await CLI().run(["serve"] + arguments)
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("--wyoming-port"), "\(result.stderr)")
+    }
+}

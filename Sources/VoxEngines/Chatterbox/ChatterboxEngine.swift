@@ -13,6 +13,9 @@ import VoxONNX
 public final class ChatterboxEngine: SpeechSynthesizer {
     public static let sampleRate = 24_000
     public static let engineID = "chatterbox"
+    /// The language both exports (original and Turbo) speak: their tokenizers and text
+    /// normalisation are English.
+    public static let language = "en"
     /// Token the decoder renders as silence; three end every utterance (Turbo).
     public static let silenceToken = 4299
 
