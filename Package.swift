@@ -91,6 +91,7 @@ let package = Package(
                 "VoxCore", "VoxAudio", "VoxEngines", "VoxOptimizer", "VoxRuntime", "VoxServer",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         .testTarget(name: "VoxServeCLITests", dependencies: ["VoxCore", "VoxAudio"]),

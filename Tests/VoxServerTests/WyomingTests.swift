@@ -3,6 +3,8 @@ import Hummingbird
 import HummingbirdTesting
 import Logging
 import NIOCore
+import NIOPosix
+import ServiceLifecycle
 import Testing
 import VoxCore
 import VoxRuntime
@@ -257,7 +259,7 @@ import VoxRuntime
             let reference = try await Self.client(Events.self, port: port, ["synthesize", "--text", whole])
             let result = try await Self.client(
                 Events.self, port: port,
-                ["stream", "--chunks", String(decoding: try JSONEncoder().encode(pieces), as: UTF8.self), "--delay", "1.0"])
+                ["stream", "--chunks", String(decoding: try JSONEncoder().encode(pieces), as: UTF8.self), "--delay", "1.5"])
             #expect(result.stopped_last == true)
             #expect(result.types.last == "synthesize-stopped")
             let sentence = ["audio-start", "audio-chunk", "audio-stop"]
@@ -298,11 +300,11 @@ import VoxRuntime
         try await Self.withServer(wyoming: WyomingConfiguration(port: 0, frameTimeout: .seconds(1))) { port, _, server in
             for kind in ["garbage", "no-type", "oversized", "negative", "endless-header"] {
                 let raw = try await Self.client(Raw.self, port: port, ["raw", "--kind", kind])
-                #expect(raw.closed_after < 5, "\(kind): closed after \(raw.closed_after) s")
+                #expect(raw.closed_after < 10, "\(kind): closed after \(raw.closed_after) s")
                 #expect(raw.received == 0, "\(kind)")
             }
             let stalled = try await Self.client(Raw.self, port: port, ["raw", "--kind", "stall"])
-            #expect(stalled.closed_after >= 0.9 && stalled.closed_after < 5, "a stalled frame closed after \(stalled.closed_after) s")
+            #expect(stalled.closed_after >= 0.9 && stalled.closed_after < 10, "a stalled frame closed after \(stalled.closed_after) s")
             let result = try await Self.client(Events.self, port: port, ["synthesize", "--text", "Still here."])
             #expect(result.types == ["audio-start", "audio-chunk", "audio-stop"])
             try await eventually { server.connectionCount == 0 }
@@ -321,7 +323,7 @@ import VoxRuntime
         ) { port, _, server in
             let stalled = try await Self.client(Stalled.self, port: port, ["stall-while-speaking", "--text", "A long one."])
             #expect(stalled.first == "audio-start")
-            #expect(stalled.closed_after < 5, "closed after \(stalled.closed_after) s")
+            #expect(stalled.closed_after < 10, "closed after \(stalled.closed_after) s")
             try await eventually { slow.cancelled.get() == 1 && server.connectionCount == 0 }
             // The one slot is free again: a new request is spoken, not refused as busy.
             let next = try await Self.client(Events.self, port: port, ["synthesize", "--text", "Next."])
@@ -340,6 +342,30 @@ import VoxRuntime
             #expect(result.extra.first?.code == "unavailable")
             #expect(result.held == "info")
         }
+    }
+
+    @Test func gracefulShutdownFinishesTheTextBeingSpokenAndClosesIdleConnections() async throws {
+        let slow = SlowSpeechService(delay: .milliseconds(300), chunks: 5)
+        let configuration = ServerConfiguration(port: 0, wyoming: WyomingConfiguration(port: 0))
+        let (application, server) = try buildServer(configuration: configuration, service: slow, logger: Shared.logger)
+        let wyoming = try #require(server)
+        let group = ServiceGroup(services: [application], gracefulShutdownSignals: [], cancellationSignals: [], logger: Shared.logger)
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            let port = try await wyoming.port
+            let idle = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: port).get()
+            let speaking = Task { try await Self.client(Events.self, port: port, ["synthesize", "--text", "Finish me."]) }
+            try await eventually { wyoming.connectionCount == 2 }
+            try await Task.sleep(for: .milliseconds(400))  // mid-synthesis
+            await group.triggerGracefulShutdown()
+            let spoken = try await speaking.value
+            #expect(spoken.types == ["audio-start", "audio-chunk", "audio-stop"])
+            #expect(spoken.audioSeconds(rate: 22050) == 0.5, "all five chunks of 0.1 s")
+            try await eventually { !idle.isActive }
+            try await tasks.next()
+        }
+        #expect(slow.cancelled.get() == 0)
+        #expect(wyoming.connectionCount == 0)
     }
 
     @Test func httpAndWyomingAreServedAtTheSameTime() async throws {
@@ -378,7 +404,7 @@ func eventually(seconds: Double = 5, _ condition: @Sendable () -> Bool) async th
         let arguments = folder.appendingPathComponent("arguments")
         // A stand-in with avahi-publish-service's name: it records its arguments and stays up, as the real one does.
         let tool = folder.appendingPathComponent(ZeroconfAnnouncement.tool)
-        try "#!/bin/sh\necho \"$@\" > '\(arguments.path)'\nexec sleep 30\n".write(to: tool, atomically: true, encoding: .utf8)
+        try "#!/bin/sh\necho \"$@\" > '\(arguments.path)'\nexec sleep 120\n".write(to: tool, atomically: true, encoding: .utf8)
         try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: tool.path)
 
         let announcement = try #require(ZeroconfAnnouncement.start(port: 10200, name: "VoxServe on test", searchPath: folder.path, logger: Shared.logger))
@@ -388,7 +414,8 @@ func eventually(seconds: Double = 5, _ condition: @Sendable () -> Bool) async th
         let stopping = ContinuousClock.now
         await announcement.stop()
         #expect(!announcement.isRunning)
-        #expect(ContinuousClock.now - stopping < .seconds(5), "the announcement outlived the server")
+        // Well before the stand-in's own end: stop ends it (SIGTERM, then SIGKILL after 2 s), whatever the load.
+        #expect(ContinuousClock.now - stopping < .seconds(30), "the announcement outlived the server")
     }
 
     @Test func withoutAvahiThereIsNoAnnouncementAndNoFailure() {

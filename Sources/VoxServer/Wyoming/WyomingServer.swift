@@ -160,23 +160,31 @@ final class WyomingServer: Service, Sendable {
                 }
                 let session = WyomingSession(
                     service: service, queue: queue, metrics: metrics, settings: settings, logger: logger, send: send)
+                // On graceful shutdown an idle connection is closed from outside; a busy one ends
+                // once the event it is handling (the text it is speaking) is done.
                 for try await event in inbound {
-                    let stop = state.withLock { state in
-                        state.connections[id]?.busy = true
-                        return state.shuttingDown
-                    }
-                    if stop { break }
+                    guard mark(id, busy: true) else { break }
                     do {
                         try await session.handle(event)
                     } catch is WyomingSession.Close {
                         break
                     }
-                    state.withLock { $0.connections[id]?.busy = false }
+                    guard mark(id, busy: false) else { break }
                 }
             }
         } catch {
             // A frame that is not Wyoming, a stalled or idle client, or a reset: the connection ends here.
             logger.debug("Wyoming connection closed", metadata: ["vox.reason": "\(error)"])
+        }
+    }
+}
+
+extension WyomingServer {
+    /// Records whether connection `id` is handling an event; false once the server is shutting down.
+    private func mark(_ id: Int, busy: Bool) -> Bool {
+        state.withLock { state in
+            state.connections[id]?.busy = busy
+            return !state.shuttingDown
         }
     }
 }
