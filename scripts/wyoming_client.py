@@ -6,6 +6,7 @@ pinned library in .deps/venv and check the JSON; it is also handy by hand:
     .deps/venv/bin/python scripts/wyoming_client.py --port 10200 describe
     .deps/venv/bin/python scripts/wyoming_client.py --port 10200 synthesize --text "Hello there."
     .deps/venv/bin/python scripts/wyoming_client.py --port 10200 stream --chunks '["Hel", "lo. Wor", "ld."]'
+    .deps/venv/bin/python scripts/wyoming_client.py --port 10200 latency --runs 20
 """
 
 import argparse
@@ -210,6 +211,27 @@ async def over_limit(args):
     return {"extra": log, "held": still.type if still else None}
 
 
+async def latency(args):
+    """Medians and worst of `runs` tries: from `synthesize` to its first audio-chunk, and, in a
+    streamed text, from the piece that completes the first sentence to that sentence's first
+    audio-chunk (the pieces: "The first sente" / "nce is done. The sec" / "ond follows." with
+    `delay` between them)."""
+    whole, streamed = [], []
+    for _ in range(args.runs):
+        result = await synthesize(argparse.Namespace(**dict(vars(args), text="The first sentence is done.")))
+        whole.append(next(e["t"] for e in result["events"] if e["type"] == "audio-chunk"))
+        args.chunks = json.dumps(["The first sente", "nce is done. The sec", "ond follows."])
+        result = await stream(args)
+        first = next(e["t"] for e in result["events"] if e["type"] == "audio-chunk")
+        streamed.append(first - result["sent"][1])
+
+    def stats(values):
+        values = sorted(values)
+        return {"median_ms": 1000 * values[len(values) // 2], "max_ms": 1000 * values[-1], "runs": len(values)}
+
+    return {"synthesize_to_first_chunk": stats(whole), "completing_piece_to_first_chunk": stats(streamed)}
+
+
 async def with_http(args):
     """A Wyoming synthesis and an HTTP speech request at the same time."""
 
@@ -238,8 +260,9 @@ def main():
     parser.add_argument("--chunks", default="[]", help="JSON list of text pieces for `stream`")
     parser.add_argument("--delay", type=float, default=0.2, help="seconds between pieces for `stream`")
     parser.add_argument("--kind", default="garbage", help="what `raw` sends")
+    parser.add_argument("--runs", type=int, default=10, help="tries for `latency`")
     parser.add_argument(
-        "scenario", choices=["describe", "synthesize", "stream", "raw", "stall-while-speaking", "over-limit", "with-http"]
+        "scenario", choices=["describe", "synthesize", "stream", "raw", "stall-while-speaking", "over-limit", "with-http", "latency"]
     )
     args = parser.parse_args()
     scenario = {
@@ -249,6 +272,7 @@ def main():
         "raw": raw,
         "stall-while-speaking": stall_while_speaking,
         "over-limit": over_limit,
+        "latency": latency,
         "with-http": with_http,
     }[args.scenario]
     print(json.dumps(asyncio.run(scenario(args))))
