@@ -87,6 +87,23 @@ public struct APIError: Error, HTTPResponseError, Sendable, Equatable, CustomStr
 
     public var description: String { "\(status.code) \(code): \(message)" }
 
+    /// This error as a client may see it: a server error's message keeps only the last component
+    /// of any absolute path in it ("…/model.onnx"), so it does not reveal where VoxServe keeps its
+    /// files. The full message stays in the log.
+    public func redacted() -> APIError {
+        guard status.code >= 500 else { return self }
+        var copy = self
+        copy.message = Self.redactingPaths(message)
+        return copy
+    }
+
+    private static let absolutePath = try! NSRegularExpression(pattern: #"(?<![\w.:/])/(?:[^\s"'()\[\],;/]+/)+([^\s"'()\[\],;/]*)"#)
+
+    static func redactingPaths(_ text: String) -> String {
+        let range = NSRange(text.startIndex..., in: text)
+        return absolutePath.stringByReplacingMatches(in: text, range: range, withTemplate: "…/$1")
+    }
+
     public static func badRequest(_ message: String, code: Code = .invalidRequest, param: String? = nil) -> APIError {
         APIError(.badRequest, type: .invalidRequest, code: code, message: message, param: param)
     }

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import NIOCore
 import Logging
 import VoxCore
 
@@ -19,7 +20,7 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             } else {
                 context.logger.debug("request rejected", metadata: ["vox.path": "\(request.uri.path)", "vox.error": "\(apiError)"])
             }
-            return apiError.response()
+            return apiError.redacted().response()
         }
     }
 
@@ -39,10 +40,13 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
                 let type: APIError.ErrorType = error.status.code >= 500 ? .server : .invalidRequest
                 return APIError(error.status, type: type, code: .http(error.status.code), message: error.body ?? error.status.reasonPhrase)
             }
+        case is NIOTooManyBytesError:
+            return .tooLarge("The request body is larger than this route accepts.")
         case is CancellationError:
             return APIError(.serviceUnavailable, type: .server, code: .cancelled, message: "The request was cancelled (the server is shutting down?).", retryAfter: 2)
         default:
-            return APIError(.internalServerError, type: .server, code: .internalError, message: "Internal error: \(error)")
+            // The error itself goes to the log (above), never to the client: it may name internals.
+            return APIError(.internalServerError, type: .server, code: .internalError, message: "The server failed to answer this request; its log says why.")
         }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import NIOCore
 import Logging
 import VoxAudio
 import VoxCore
@@ -28,7 +29,15 @@ struct SpeechController<Context: RequestContext>: Sendable {
     @Sendable func speech(request: Request, context: Context) async throws -> Response {
         let accepted = ContinuousClock.now
         let maxBody = configuration.maxTextLength * 4 + 64 * 1024
-        let buffer = try await request.body.collect(upTo: maxBody)
+        let tooLarge = APIError.tooLarge(
+            "The request body is larger than \(maxBody / 1024) KiB; a speech request carries at most \(configuration.maxTextLength) characters of text. Split the text into several requests.")
+        if let declared = request.headers[.contentLength].flatMap(Int.init), declared > maxBody { throw tooLarge }
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.body.collect(upTo: maxBody)
+        } catch is NIOTooManyBytesError {
+            throw tooLarge
+        }
         let body = try SpeechRequestBody.decode(buffer.data)
         let job = try await validate(body, accepted: accepted)
 

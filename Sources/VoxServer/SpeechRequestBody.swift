@@ -30,20 +30,66 @@ struct SpeechRequestBody: Decodable, Sendable {
     /// The request OpenAI clients send to their default model names; all mean "this server's engine".
     static let openAIModels: Set<String> = ["tts-1", "tts-1-hd", "gpt-4o-mini-tts"]
 
-    /// Parses a body, answering malformed JSON and wrong field types with a 400 that says which.
+    /// What each field holds, in words, for error messages.
+    static let expectedTypes: [String: String] = [
+        "model": "text", "input": "text", "voice": "text", "response_format": "text", "speed": "a number",
+        "stream": "true or false", "speaker_id": "a whole number", "length_scale": "a number", "noise_scale": "a number",
+        "noise_w": "a number", "seed": "a whole number from 0 up",
+    ]
+
+    static let example = #"{"input": "Hello", "voice": "en_US-joe-medium"}"#
+
+    /// Parses a body, answering malformed JSON and wrong field types with a 400 that says, in
+    /// words, what was expected and what came.
     static func decode(_ data: Data) throws -> SpeechRequestBody {
         guard !data.isEmpty else {
-            throw APIError.badRequest("The request body is empty: send JSON like {\"input\": \"Hello\", \"voice\": \"en_US-joe-medium\"}.", code: .invalidJson)
+            throw APIError.badRequest("The request body is empty: send JSON like \(example).", code: .invalidJson)
+        }
+        guard let object = try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) else {
+            throw APIError.badRequest(
+                "The request body is not valid JSON (check the quotes, commas and text encoding, which must be UTF-8): send an object like \(example).",
+                code: .invalidJson)
+        }
+        guard let fields = object as? [String: Any] else {
+            throw APIError.badRequest(
+                "The request body must be a JSON object like \(example), not \(describe(object)).", code: .invalidType)
         }
         do {
             return try JSONDecoder().decode(SpeechRequestBody.self, from: data)
         } catch DecodingError.keyNotFound(let key, _) {
-            throw APIError.badRequest("The field '\(key.stringValue)' is required.", code: .missingField, param: key.stringValue)
-        } catch DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context) {
-            let field = context.codingPath.map(\.stringValue).joined(separator: ".")
-            throw APIError.badRequest("The field '\(field)' has the wrong type.", code: .invalidType, param: field)
+            throw APIError.badRequest("The field '\(key.stringValue)' is required: \(expectedTypes[key.stringValue] ?? "a value") (\(example)).", code: .missingField, param: key.stringValue)
+        } catch DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context), DecodingError.dataCorrupted(let context) {
+            // Foundation leaves the path empty for a number that does not fit its field.
+            let field = context.codingPath.first?.stringValue ?? wholeNumberOutOfRange(in: fields) ?? ""
+            let given = fields[field].map(describe) ?? "nothing"
+            throw APIError.badRequest(
+                "The field '\(field)' must be \(expectedTypes[field] ?? "another type"), not \(given).", code: .invalidType, param: field)
         } catch {
-            throw APIError.badRequest("The request body is not valid JSON: send an object like {\"input\": \"Hello\"}.", code: .invalidJson)
+            throw APIError.badRequest("The request body does not fit this API: send an object like \(example).", code: .invalidJson)
+        }
+    }
+
+    /// The first whole-number field whose value is not a whole number its type can hold.
+    static func wholeNumberOutOfRange(in fields: [String: Any]) -> String? {
+        let checks: [(String, (Double) -> Bool)] = [("speaker_id", { Int(exactly: $0) != nil }), ("seed", { UInt64(exactly: $0) != nil })]
+        return checks.first { key, fits in
+            guard let number = fields[key] as? NSNumber else { return false }
+            return !fits(number.doubleValue)
+        }?.0
+    }
+
+    /// A JSON value's kind in words ("a list", "the number 5", "null").
+    static func describe(_ value: Any) -> String {
+        switch value {
+        case is NSNull: return "null"
+        case let text as String: return text.count > 40 ? "text" : "the text \"\(text)\""
+        case is [Any]: return "a list"
+        case is [String: Any]: return "an object"
+        case let number as NSNumber:
+            if String(describing: type(of: number)).contains("Boolean") { return number.boolValue ? "true" : "false" }
+            let text = number.stringValue
+            return text.count > 24 ? "a number out of range" : "the number \(text)"
+        default: return "a value of another kind"
         }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import NIOCore
 import VoxCore
 import VoxRuntime
 
@@ -36,6 +37,8 @@ struct VoicesController<Context: RequestContext>: Sendable {
         let body: ByteBuffer
         do {
             body = try await request.body.collect(upTo: configuration.maxUploadBytes)
+        } catch is NIOTooManyBytesError {
+            throw Self.tooLarge(configuration.maxUploadBytes)  // a chunked body (no Content-Length) that ran past the limit
         } catch let error as HTTPError where error.status == .contentTooLarge {
             throw Self.tooLarge(configuration.maxUploadBytes)
         }

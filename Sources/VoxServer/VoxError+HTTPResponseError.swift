@@ -7,7 +7,7 @@ extension VoxError: HTTPResponseError {
     public var status: HTTPResponse.Status { apiError.status }
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
-        apiError.response()
+        apiError.redacted().response()
     }
 
     /// This error as the server answers it.

@@ -105,9 +105,9 @@ final class WyomingSession {
         let (text, code): (String, String)
         switch error {
         case let error as VoxError:
-            (text, code) = (error.message, error.apiError.code.rawValue)
+            (text, code) = (error.apiError.redacted().message, error.apiError.code.rawValue)
         case let error as APIError:
-            (text, code) = (error.message, error.code.rawValue)
+            (text, code) = (error.redacted().message, error.code.rawValue)
         case let error as WyomingEventError:
             (text, code) = (error.description, APIError.Code.invalidRequest.rawValue)
         default:
