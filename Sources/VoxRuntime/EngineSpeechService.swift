@@ -161,10 +161,17 @@ public final class EngineSpeechService: SpeechService {
         var fallbacks = 0
         for case let optimized as OptimizedSynthesizer in loaded { fallbacks += await optimized.report.fallbacks.count }
         let plan = if let defaultEngine { await Self.plan(of: defaultEngine) } else { await plannedLine() }
+        let conditioning = await factory.conditioningCache.stats(includingStore: false)
+        var cacheProblems = factory.cacheHealth.problems
+        if conditioning.diskWriteFailures > 0 {
+            cacheProblems.append(
+                "conditioning cache: \(conditioning.diskWriteFailures) write\(conditioning.diskWriteFailures == 1 ? "" : "s") failed; cloned voices are conditioned again after a restart")
+        }
         return ServiceStatus(
             isolation: .inProcess, optimize: factory.configuration.optimize, plan: plan,
-            defaultVoice: VoiceRegistry.defaultVoice, fallbacks: fallbacks, cache: await cacheCounters(),
-            loadedVoices: loaded.map(\.info.voice).sorted())
+            defaultVoice: VoiceRegistry.defaultVoice, fallbacks: fallbacks, cache: ServiceStatus.Cache(conditioning),
+            loadedVoices: loaded.map(\.info.voice).sorted(), cacheProblems: cacheProblems,
+            cacheWriteFailures: factory.cacheHealth.failures + conditioning.diskWriteFailures)
     }
 }
 

@@ -23,9 +23,10 @@ enum OptimizedModelFile {
     }
 
     /// Builds the engine from the cached optimized graph when there is one, else from the original
-    /// model while saving the optimized graph for next time.
+    /// model while saving the optimized graph for next time. A folder that cannot be written (or a
+    /// full disk) only costs the saving: the engine is built all the same and `health` says why.
     static func build<Engine>(
-        voice: PiperVoice, entry: PlanEntry, cacheDirectory: URL, logger: Logger,
+        voice: PiperVoice, entry: PlanEntry, cacheDirectory: URL, health: CacheHealth, logger: Logger,
         make: (PiperVoice, SessionOptions) throws -> Engine
     ) throws -> Engine {
         var options = sessionOptions(for: entry, component: .piperModel)
@@ -44,16 +45,36 @@ enum OptimizedModelFile {
                 try? fm.removeItem(at: cached)
             }
         }
-        try? fm.createDirectory(at: cacheDirectory, withIntermediateDirectories: true)
+        let area = "optimized models"
+        func cannotSave(_ why: String) {
+            health.report(area, "cannot be saved (\(why)); each start optimizes again")
+            logger.warning("cannot keep the optimized model; the next start optimizes again", metadata: ["vox.path": "\(cached.path)", "vox.error": "\(why)"])
+        }
+        if let problem = CacheHealth.writeProblem(in: cacheDirectory) {
+            cannotSave(problem)
+            return try make(voice, options)
+        }
         // ONNX Runtime writes the optimized graph to a temporary file, moved into place once whole.
         let temporary = AtomicFile.temporaryURL(for: cached)
         options.optimizedModelPath = temporary.path
-        let engine = try make(voice, options)
+        let engine: Engine
+        do {
+            engine = try make(voice, options)
+        } catch {
+            // Writing the graph may be what failed (a disk that filled up): once more without it.
+            try? fm.removeItem(at: temporary)
+            options.optimizedModelPath = nil
+            engine = try make(voice, options)
+            cannotSave("ONNX Runtime could not write it")
+            return engine
+        }
         if fm.fileExists(atPath: temporary.path) {
             do {
                 try AtomicFile.replace(cached, with: temporary)
+                health.clear(area)
             } catch {
-                logger.warning("cannot keep the optimized model; the next start optimizes again", metadata: ["vox.error": "\(error)"])
+                try? fm.removeItem(at: temporary)
+                cannotSave(CacheHealth.reason(error))
             }
         }
         return engine

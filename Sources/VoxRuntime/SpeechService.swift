@@ -201,11 +201,15 @@ public struct ServiceStatus: Sendable, Codable, Equatable {
     public var cache: Cache
     /// Voices whose models are loaded.
     public var loadedVoices: [String]
+    /// What the caches cannot do now (a folder that cannot be written), one sentence each; empty when all is well.
+    public var cacheProblems: [String]
+    /// Cache writes that failed since start (optimized models and conditioning).
+    public var cacheWriteFailures: Int
 
     public init(
         isolation: Isolation, optimize: Bool, plan: String, defaultVoice: String?, workers: [Worker] = [],
         workerProblem: String? = nil, workerRestarts: Int = 0, fallbacks: Int = 0, cache: Cache = Cache(),
-        loadedVoices: [String] = []
+        loadedVoices: [String] = [], cacheProblems: [String] = [], cacheWriteFailures: Int = 0
     ) {
         self.isolation = isolation
         self.optimize = optimize
@@ -217,5 +221,10 @@ public struct ServiceStatus: Sendable, Codable, Equatable {
         self.fallbacks = fallbacks
         self.cache = cache
         self.loadedVoices = loadedVoices
+        self.cacheProblems = cacheProblems
+        self.cacheWriteFailures = cacheWriteFailures
     }
+
+    /// Why the service is not fully itself, one sentence each: workers not in use, caches not written.
+    public var problems: [String] { (workerProblem.map { [$0] } ?? []) + cacheProblems }
 }

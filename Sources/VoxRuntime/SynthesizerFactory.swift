@@ -16,12 +16,20 @@ public final class SynthesizerFactory: Sendable {
     /// Conditioning computed by cloning engines (memory + `paths.cacheDirectory`), shared by every
     /// engine this factory builds: it is their `SpeakerConditioningStore`.
     public let conditioningCache: ConditioningCache
+    /// What the caches could not write; the engines work without them.
+    public let cacheHealth = CacheHealth()
 
     public init(configuration: RuntimeConfiguration, phonemizer: any Phonemizer, logger: Logger = Logger(label: "vox.factory")) {
         self.configuration = configuration
         self.phonemizer = phonemizer
         self.logger = logger
         self.conditioningCache = ConditioningCache(configuration: ConditioningCacheConfiguration(directory: configuration.paths.cacheDirectory), logger: logger)
+        if let problem = CacheHealth.writeProblem(in: configuration.paths.cacheDirectory) {
+            cacheHealth.report("cache folder", "cannot be written (\(problem)); voices are spoken without the cache")
+            logger.warning(
+                "the cache folder cannot be written; speaking without the cache",
+                metadata: ["vox.path": "\(configuration.paths.cacheDirectory.path)", "vox.error": "\(problem)"])
+        }
     }
 
     public var paths: VoxPaths { configuration.paths }
@@ -87,13 +95,14 @@ public final class SynthesizerFactory: Sendable {
         let logger = self.logger
         let paths = self.paths
         let cacheDirectory = optimizedModelDirectory
+        let cacheHealth = self.cacheHealth
         let warmUp = configuration.warmUp
         // A one-sentence warm-up also loads the session a short request to an idle server uses.
         let optimized = OptimizedSynthesizer(plan: plan, warmUpRequest: SynthesisRequest(text: "Hello, this is a warm-up."), logger: logger) { entry in
             let entryRuntime = entry.provider == .cuda ? try ONNXRuntime.shared(preferGPU: true, paths: paths) : runtime
             // A lone sentence gets all of the entry's threads; several share them, one run per worker.
             let workers = entry.chunking.parallelSentences
-            return try OptimizedModelFile.build(voice: voice, entry: entry, cacheDirectory: cacheDirectory, logger: logger) { model, options in
+            return try OptimizedModelFile.build(voice: voice, entry: entry, cacheDirectory: cacheDirectory, health: cacheHealth, logger: logger) { model, options in
                 try PiperEngine(
                     voice: model, phonemizer: phonemizer, options: options, runtime: entryRuntime, sentenceConcurrency: workers,
                     parallelIntraOpThreads: max(1, entry.intraOpThreads / max(1, workers)), loneSentenceSession: warmUp, logger: logger)

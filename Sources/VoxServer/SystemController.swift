@@ -55,11 +55,13 @@ struct SystemController<Context: RequestContext>: Sendable {
 
         enum Status: String, Encodable {
             case ok
-            /// Something asked for is not in use (workers failed to start).
+            /// Still speaking, but something asked for is not in use: workers that failed to start,
+            /// a cache that cannot be written (`problems` says what).
             case degraded
         }
 
         var status: Status
+        var problems: [String]
         var isolation: Isolation
         var requestedIsolation: Isolation
         var workers: [ServiceStatus.Worker]
@@ -73,7 +75,7 @@ struct SystemController<Context: RequestContext>: Sendable {
         var authentication: Bool
 
         enum CodingKeys: String, CodingKey {
-            case status, isolation, workers, optimize, plan, queue, authentication
+            case status, problems, isolation, workers, optimize, plan, queue, authentication
             case requestedIsolation = "requested_isolation"
             case workerProblem = "worker_problem"
             case workerRestarts = "worker_restarts"
@@ -84,6 +86,7 @@ struct SystemController<Context: RequestContext>: Sendable {
         func encode(to encoder: any Encoder) throws {
             var c = encoder.container(keyedBy: CodingKeys.self)
             try c.encode(status, forKey: .status)
+            try c.encode(problems, forKey: .problems)
             try c.encode(isolation, forKey: .isolation)
             try c.encode(requestedIsolation, forKey: .requestedIsolation)
             try c.encode(workers, forKey: .workers)
@@ -101,7 +104,7 @@ struct SystemController<Context: RequestContext>: Sendable {
     @Sendable func health(request: Request, context: Context) async throws -> Health {
         let status = await service.status()
         return Health(
-            status: status.workerProblem == nil ? .ok : .degraded,
+            status: status.problems.isEmpty ? .ok : .degraded, problems: status.problems,
             isolation: status.isolation, requestedIsolation: configuration.isolation, workers: status.workers,
             workerProblem: status.workerProblem, workerRestarts: status.workerRestarts, optimize: status.optimize,
             plan: status.plan, defaultVoice: status.defaultVoice, loadedVoices: status.loadedVoices,
