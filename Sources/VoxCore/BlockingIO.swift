@@ -44,6 +44,9 @@ public enum AtomicFile {
         } catch {
             try? FileManager.default.removeItem(at: temporary)
             if let voxError = error as? VoxError { throw voxError }
+            if let code = fileSystemErrorCode(error), code == ENOSPC || code == EDQUOT {
+                throw VoxError(.storageFull, "The disk is full: \(url.lastPathComponent) could not be written. Free some space and try again.", detail: url.path)
+            }
             throw VoxError.io("Cannot write \(url.path): \(error.localizedDescription)", path: url.path)
         }
     }
@@ -67,5 +70,22 @@ public enum AtomicFile {
     /// between creating and renaming it.
     public static func isTemporaryFileName(_ name: String) -> Bool {
         name.hasPrefix(".") && name.hasSuffix(".tmp")
+    }
+}
+
+/// The POSIX error number behind a file-system error from Foundation (`ENOSPC`, `EROFS`, …), if
+/// it carries one. Foundation wraps it as the `NSUnderlyingErrorKey` of a Cocoa error, or maps
+/// it to a Cocoa code.
+public func fileSystemErrorCode(_ error: any Error) -> Int32? {
+    let ns = error as NSError
+    let underlying = ns.userInfo[NSUnderlyingErrorKey]
+    if let posix = (underlying as? POSIXError) ?? (error as? POSIXError) { return posix.code.rawValue }
+    if let underlying = underlying as? NSError, underlying.domain == NSPOSIXErrorDomain { return Int32(underlying.code) }
+    if ns.domain == NSPOSIXErrorDomain { return Int32(ns.code) }
+    switch CocoaError.Code(rawValue: ns.code) {
+    case .fileWriteOutOfSpace: return ENOSPC
+    case .fileWriteVolumeReadOnly: return EROFS
+    case .fileWriteNoPermission: return EACCES
+    default: return nil
     }
 }

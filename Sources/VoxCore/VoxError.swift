@@ -22,6 +22,10 @@ public struct VoxError: Error, Sendable, Equatable, CustomStringConvertible {
         case unavailable = "unavailable"
         /// The request clashes with what exists (a voice name already taken).
         case conflict = "conflict"
+        /// The disk (or quota) is full: nothing could be written.
+        case storageFull = "storage_full"
+        /// Something that was stored is no longer there (a voice's recording deleted from disk).
+        case gone = "gone"
     }
 
     public let kind: Kind

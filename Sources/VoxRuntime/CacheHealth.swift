@@ -54,16 +54,6 @@ public final class CacheHealth: Sendable {
 
     /// The file system's reason for `error` ("Not a directory", "No space left on device").
     public static func reason(_ error: any Error) -> String {
-        let ns = error as NSError
-        let underlying = ns.userInfo[NSUnderlyingErrorKey]
-        if let posix = (underlying as? POSIXError) ?? (error as? POSIXError) { return String(cString: strerror(posix.code.rawValue)) }
-        if let underlying = underlying as? NSError, underlying.domain == NSPOSIXErrorDomain { return String(cString: strerror(Int32(underlying.code))) }
-        if ns.domain == NSPOSIXErrorDomain { return String(cString: strerror(Int32(ns.code))) }
-        switch CocoaError.Code(rawValue: ns.code) {
-        case .fileWriteOutOfSpace: return String(cString: strerror(ENOSPC))
-        case .fileWriteVolumeReadOnly: return String(cString: strerror(EROFS))
-        case .fileWriteNoPermission: return String(cString: strerror(EACCES))
-        default: return "it cannot be written"
-        }
+        fileSystemErrorCode(error).map { String(cString: strerror($0)) } ?? "it cannot be written"
     }
 }

@@ -109,10 +109,13 @@ public final class EngineSpeechService: SpeechService {
                 description: voice.about.summary.isEmpty ? nil : voice.about.summary, version: voice.about.piperVersion)
         }
         let taken = Set(piper.map(\.id))
+        let library = registry.library
         let cloned = try await registry.clonedVoices().values.sorted { $0.name < $1.name }.filter { !taken.contains($0.name) }.map {
-            VoiceDescription(
+            let present = library.hasRecording($0)
+            return VoiceDescription(
                 id: $0.name, kind: .reference, engine: ChatterboxEngine.engineID, language: ChatterboxEngine.language, source: .upload,
-                available: factory.chatterboxInstalled, description: "Cloned from an uploaded recording")
+                available: factory.chatterboxInstalled && present,
+                description: present ? "Cloned from an uploaded recording" : "Its recording is missing from the voice library: remove the voice and add it again")
         }
         return piper + cloned
     }

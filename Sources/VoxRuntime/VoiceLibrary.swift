@@ -17,7 +17,10 @@ import Darwin
 /// Layout under `directory` (by default `$VOXSERVE_HOME/voices`):
 /// - `references/<sha256>.<ext>`: each distinct recording once, named by the SHA-256 of its
 ///   bytes and the extension of its detected format; two names with the same content share one file.
-/// - `index.json`: name → sha256, format, size, date added, original file name (``VoiceIndex``).
+/// - `index.json`: name → sha256, format, size, date added, original file name (``VoiceIndex``),
+///   and `index.json.bak`, the same written just before it. An index that cannot be read (a disk
+///   error, a hand edit, a writer other than VoxServe) is recovered from the backup, else rebuilt
+///   from the stored recordings (as `recovered-<hash>` names); the unreadable one is kept aside.
 /// - `.lock`: taken (`flock`) around every change, so the CLI and a running server can both
 ///   change the library; the index is replaced atomically, so readers never see half of it.
 ///
@@ -101,7 +104,8 @@ public actor VoiceLibrary {
         let (entry, removedFile) = try await offload { () throws -> (LibraryVoice, String?) in
             try Self.createDirectory(references)
             return try Self.withLock(lockURL) {
-                var index = try VoiceIndex.read(from: indexURL)
+                var (index, recovery) = try VoiceIndex.read(from: indexURL, references: references)
+                if recovery != nil { VoiceIndex.setAside(indexURL) }
                 let previous = index.voices[name]
                 if let previous, previous.sha256 == sha256 {
                     return (index.entry(named: name)!, nil)
@@ -112,11 +116,18 @@ public actor VoiceLibrary {
                     )
                 }
                 let stored = references.appendingPathComponent("\(sha256).\(format.fileExtension)")
-                if !Self.fileHolds(stored, sha256: sha256) {
+                let wroteRecording = !Self.fileHolds(stored, sha256: sha256)
+                if wroteRecording {
                     try AtomicFile.write(data, to: stored)
                 }
                 index.voices[name] = record
-                try index.write(to: indexURL)
+                do {
+                    try index.write(to: indexURL)
+                } catch {
+                    // A recording no index lists would be lost space: it goes with the failed change.
+                    if wroteRecording && !index.isReferenced(sha256, excluding: name) { try? FileManager.default.removeItem(at: stored) }
+                    throw error
+                }
                 guard let previous, !index.isReferenced(previous.sha256) else { return (index.entry(named: name)!, nil) }
                 let old = references.appendingPathComponent("\(previous.sha256).\(previous.format.fileExtension)")
                 try? FileManager.default.removeItem(at: old)
@@ -141,7 +152,8 @@ public actor VoiceLibrary {
         let entry = try await offload { () throws -> LibraryVoice in
             guard FileManager.default.fileExists(atPath: indexURL.path) else { throw VoxError.unknownVoice(name) }
             return try Self.withLock(lockURL) {
-                var index = try VoiceIndex.read(from: indexURL)
+                var (index, recovery) = try VoiceIndex.read(from: indexURL, references: references)
+                if recovery != nil { VoiceIndex.setAside(indexURL) }
                 guard let entry = index.entry(named: name) else {
                     throw VoxError.unknownVoice(name, known: index.voices.keys.sorted())
                 }
@@ -161,21 +173,41 @@ public actor VoiceLibrary {
 
     /// Every voice, sorted by name.
     public func list() async throws -> [LibraryVoice] {
-        let indexURL = self.indexURL
-        return try await offload { try VoiceIndex.read(from: indexURL).entries }
+        try await index().entries
+    }
+
+    /// The index, recovered (and written back, under the lock) when it could not be read.
+    private func index() async throws -> VoiceIndex {
+        let (indexURL, references, lockURL) = (self.indexURL, referencesDirectory, self.lockURL)
+        let (index, recovery) = try await offload { try VoiceIndex.read(from: indexURL, references: references) }
+        guard let recovery else { return index }
+        logger.error("The voice index could not be read; recovered", metadata: ["vox.voices.index": "\(indexURL.path)", "vox.recovery": "\(recovery)"])
+        return try await offload {
+            try Self.withLock(lockURL) {
+                // Another process may have repaired it meanwhile: read again under the lock.
+                let (current, again) = try VoiceIndex.read(from: indexURL, references: references)
+                if again != nil {
+                    VoiceIndex.setAside(indexURL)
+                    try current.write(to: indexURL)
+                }
+                return current
+            }
+        }
     }
 
     /// The entry for `name`, or an unknown-voice error that lists the known names.
     public func entry(named name: String) async throws -> LibraryVoice {
         try Self.validateName(name)
-        let indexURL = self.indexURL
-        return try await offload {
-            let index = try VoiceIndex.read(from: indexURL)
-            guard let entry = index.entry(named: name) else {
-                throw VoxError.unknownVoice(name, known: index.voices.keys.sorted())
-            }
-            return entry
+        let index = try await index()
+        guard let entry = index.entry(named: name) else {
+            throw VoxError.unknownVoice(name, known: index.voices.keys.sorted())
         }
+        return entry
+    }
+
+    /// Whether the recording of `entry` is on disk (its content is checked when it is used).
+    public nonisolated func hasRecording(_ entry: LibraryVoice) -> Bool {
+        FileManager.default.fileExists(atPath: referenceURL(for: entry).path)
     }
 
     /// The stored recording of voice `name`, checked against its hash, labelled with the voice's name.
@@ -184,15 +216,14 @@ public actor VoiceLibrary {
         let url = referenceURL(for: entry)
         return try await offload {
             guard let data = try? Data(contentsOf: url) else {
-                throw VoxError.io(
-                    "The recording of voice '\(name)' is missing (\(url.path)). Remove the voice and add it again.", path: url.path
-                )
+                throw VoxError(
+                    .gone, "The recording of voice '\(name)' is missing from the voice library. Remove the voice and add it again.",
+                    detail: url.path)
             }
             guard ConditioningKey.contentDigest(of: data) == entry.sha256 else {
-                throw VoxError.io(
-                    "The recording of voice '\(name)' was changed on disk (\(url.path)). Remove the voice and add it again.",
-                    path: url.path
-                )
+                throw VoxError(
+                    .gone, "The recording of voice '\(name)' was changed on disk since it was added. Remove the voice and add it again.",
+                    detail: url.path)
             }
             return VoiceReference(data: data, label: name)
         }
@@ -273,45 +304,83 @@ struct VoiceIndex: Codable, Equatable {
         voices.contains { $0.key != name && $0.value.sha256 == sha256 }
     }
 
-    /// Reads the index at `url`; an absent file is an empty library. An index that does not parse,
-    /// or whose entries could name a path, is an error the user must resolve: silently dropping it
-    /// would forget their voices.
-    static func read(from url: URL) throws -> VoiceIndex {
-        guard FileManager.default.fileExists(atPath: url.path) else { return VoiceIndex() }
+    /// Reads the index at `url`; an absent file is an empty library. One that cannot be read (or
+    /// whose entries could name a path) is recovered: from the backup written beside it, else
+    /// rebuilt from the recordings in `references`. `recovery` then says how (nil when the index
+    /// was read as it is); the caller writes the recovered index back.
+    static func read(from url: URL, references: URL) throws -> (index: VoiceIndex, recovery: String?) {
+        let backup = backupURL(for: url)
+        guard FileManager.default.fileExists(atPath: url.path) else {
+            guard FileManager.default.fileExists(atPath: backup.path), let saved = try? parse(url: backup) else { return (VoiceIndex(), nil) }
+            return (saved, "the index was missing; read its backup")
+        }
+        do {
+            return (try parse(url: url), nil)
+        } catch {
+            let problem = (error as? VoxError)?.message ?? "The voice index cannot be read."
+            if let saved = try? parse(url: backup) { return (saved, "\(problem) Read its backup.") }
+            return (rebuilt(from: references), "\(problem) Its backup could not be read either: rebuilt from the stored recordings.")
+        }
+    }
+
+    /// The index at `url`, or an error that says what is wrong with it.
+    static func parse(url: URL) throws -> VoiceIndex {
         let index: VoiceIndex
         do {
             let decoder = JSONDecoder()
             decoder.dateDecodingStrategy = .iso8601
             index = try decoder.decode(VoiceIndex.self, from: Data(contentsOf: url))
         } catch {
-            throw VoxError.io(
-                "The voice index \(url.path) cannot be read (\(error)). Fix it, or move it aside and add the voices again.",
-                path: url.path
-            )
+            throw VoxError.io("The voice index \(url.lastPathComponent) cannot be read (\(error.localizedDescription)).", path: url.path)
         }
         guard index.version == currentVersion else {
             throw VoxError.io(
-                "The voice index \(url.path) has version \(index.version); this build reads version \(currentVersion).",
+                "The voice index \(url.lastPathComponent) has version \(index.version); this build reads version \(currentVersion).",
                 path: url.path
             )
         }
         for (name, record) in index.voices {
             guard VoiceLibrary.isValidName(name), ConditioningKey.isDigest(record.sha256) else {
-                throw VoxError.io(
-                    "The voice index \(url.path) has an invalid entry '\(name)'. Fix it, or remove that entry.",
-                    path: url.path
-                )
+                throw VoxError.io("The voice index \(url.lastPathComponent) has an invalid entry.", path: url.path)
             }
         }
         return index
     }
 
-    /// Writes the index atomically (temporary file + rename). Blocking.
+    /// An index of every recording in `references`, each named `recovered-<first 12 hex digits>`.
+    static func rebuilt(from references: URL) -> VoiceIndex {
+        var index = VoiceIndex()
+        let files = (try? FileManager.default.contentsOfDirectory(at: references, includingPropertiesForKeys: [.fileSizeKey, .contentModificationDateKey])) ?? []
+        for file in files {
+            let sha256 = file.deletingPathExtension().lastPathComponent
+            guard ConditioningKey.isDigest(sha256), let format = VoiceReferenceFormat(rawValue: file.pathExtension) else { continue }
+            let values = try? file.resourceValues(forKeys: [.fileSizeKey, .contentModificationDateKey])
+            index.voices["recovered-\(sha256.prefix(12))"] = Record(
+                sha256: sha256, format: format, byteCount: values?.fileSize ?? 0,
+                addedAt: values?.contentModificationDate ?? Date(timeIntervalSince1970: 0), originalFileName: nil)
+        }
+        return index
+    }
+
+    static func backupURL(for url: URL) -> URL { url.appendingPathExtension("bak") }
+
+    /// Keeps an unreadable index beside the library (`index.json.unreadable-<time>`) rather than
+    /// overwriting what a person may want to look at.
+    static func setAside(_ url: URL) {
+        guard FileManager.default.fileExists(atPath: url.path) else { return }
+        let aside = url.appendingPathExtension("unreadable-\(Int(Date().timeIntervalSince1970))")
+        try? FileManager.default.moveItem(at: url, to: aside)
+    }
+
+    /// Writes the index and its backup, each atomically (temporary file + rename). Blocking.
     func write(to url: URL) throws {
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .iso8601
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        try AtomicFile.write(try encoder.encode(self), to: url)
+        let data = try encoder.encode(self)
+        // The backup first: whatever happens to the index after, one of the two is whole and current.
+        try AtomicFile.write(data, to: Self.backupURL(for: url))
+        try AtomicFile.write(data, to: url)
     }
 }
 

@@ -51,6 +51,8 @@ public struct APIError: Error, HTTPResponseError, Sendable, Equatable, CustomStr
         case unsupportedResponseFormat = "unsupported_response_format"
         case unsupportedStreamFormat = "unsupported_stream_format"
         case voiceExists = "voice_exists"
+        case insufficientStorage = "insufficient_storage"
+        case voiceUnavailable = "voice_unavailable"
         case voiceNotFound = "voice_not_found"
         }
 
@@ -204,5 +206,7 @@ extension APIError.Code {
     public static let unsupportedResponseFormat = APIError.Code.known(.unsupportedResponseFormat)
     public static let unsupportedStreamFormat = APIError.Code.known(.unsupportedStreamFormat)
     public static let voiceExists = APIError.Code.known(.voiceExists)
+    public static let insufficientStorage = APIError.Code.known(.insufficientStorage)
+    public static let voiceUnavailable = APIError.Code.known(.voiceUnavailable)
     public static let voiceNotFound = APIError.Code.known(.voiceNotFound)
 }

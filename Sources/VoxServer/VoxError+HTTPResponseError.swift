@@ -33,6 +33,10 @@ extension VoxError: HTTPResponseError {
             APIError(.internalServerError, type: .server, code: .ioError, message: message)
         case .conflict:
             APIError(.conflict, type: .invalidRequest, code: .voiceExists, message: message, param: "name")
+        case .storageFull:
+            APIError(.init(code: 507, reasonPhrase: "Insufficient Storage"), type: .server, code: .insufficientStorage, message: message)
+        case .gone:
+            APIError(.gone, type: .invalidRequest, code: .voiceUnavailable, message: message, param: "voice")
         }
     }
 }

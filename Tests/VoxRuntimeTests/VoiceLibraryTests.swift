@@ -179,7 +179,8 @@ struct VoiceLibraryTests {
             let entry = try await library.add(name: "alice", data: wavBytes(seed: 1))
             try wavBytes(seed: 2).write(to: library.referenceURL(for: entry))
             let error = await #expect(throws: VoxError.self) { try await library.reference(named: "alice") }
-            #expect(error?.kind == .io)
+            #expect(error?.kind == .gone)
+            #expect(error?.message.contains(dir.path) == false, "the message names no path; the detail does")
         }
     }
 
@@ -199,18 +200,36 @@ struct VoiceLibraryTests {
         }
     }
 
-    @Test func aDamagedIndexIsAnErrorThatNamesTheFile() async throws {
+    @Test func aDamagedIndexIsRecoveredFromItsBackupAndKeptAside() async throws {
         try await withTemporaryDirectory { dir in
             let library = VoiceLibrary(directory: dir)
             try await library.add(name: "alice", data: wavBytes(seed: 1))
             try Data("{ not json".utf8).write(to: library.indexURL)
-            let error = await #expect(throws: VoxError.self) { try await library.list() }
-            #expect(error?.message.contains(library.indexURL.path) == true)
+            #expect(try await library.list().map(\.name) == ["alice"])
+            #expect(try String(contentsOf: library.indexURL, encoding: .utf8).contains("\"alice\""))
+            let aside = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasPrefix("index.json.unreadable-") }
+            #expect(aside.count == 1)
+            #expect(try String(contentsOf: dir.appendingPathComponent(aside[0]), encoding: .utf8) == "{ not json")
 
-            // an index entry that would name a path is refused, never followed
+            // An entry that would name a path makes the index unreadable: it is never followed, and
+            // the library falls back to the backup (which has alice) rather than to the bad entry.
             try Data(#"{"version":1,"voices":{"evil":{"sha256":"../../x","format":"wav","byteCount":1,"addedAt":"2026-01-01T00:00:00Z"}}}"#.utf8)
                 .write(to: library.indexURL)
             await #expect(throws: VoxError.self) { try await library.remove(name: "evil") }
+            #expect(try await library.list().map(\.name) == ["alice"])
+        }
+    }
+
+    @Test func anIndexWithoutAReadableBackupIsRebuiltFromTheRecordings() async throws {
+        try await withTemporaryDirectory { dir in
+            let library = VoiceLibrary(directory: dir)
+            let alice = try await library.add(name: "alice", data: wavBytes(seed: 1))
+            try Data("{".utf8).write(to: library.indexURL)
+            try Data("{".utf8).write(to: library.indexURL.appendingPathExtension("bak"))
+            let voices = try await library.list()
+            #expect(voices.map(\.name) == ["recovered-\(alice.sha256.prefix(12))"])
+            #expect(voices.first?.sha256 == alice.sha256)
+            #expect(try await library.reference(named: voices[0].name).data == wavBytes(seed: 1))
         }
     }
 }

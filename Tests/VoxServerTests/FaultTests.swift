@@ -107,3 +107,105 @@ func serviceWithCache(at cacheDirectory: URL) -> EngineSpeechService {
         #expect(left.isEmpty, "\(left)")
     }
 }
+
+/// The voice library under faults: its index damaged, a recording deleted, a full disk.
+@Suite struct VoiceLibraryFaultTests {
+    struct Listed: Decodable {
+        struct Voice: Decodable {
+            var id: String
+            var available: Bool
+            var description: String?
+        }
+        var data: [Voice]
+    }
+
+    static func listed(_ client: some TestClientProtocol) async throws -> [Listed.Voice] {
+        let response = try await client.execute(uri: "/v1/voices", method: .get)
+        try #require(response.status == .ok, "\(String(buffer: response.body))")
+        return try JSONDecoder().decode(Listed.self, from: response.body).data
+    }
+
+    /// A cloned voice stored, its index then cut to half its length, as a crash or a full disk
+    /// during a write by another program would leave it.
+    @Test func aHalfWrittenIndexIsRecoveredFromItsBackupAndTheVoiceStillSpeaks() async throws {
+        let (home, deps) = try ClonedVoiceRouteTests.home()
+        try await makeApp(service: ClonedVoiceRouteTests.service(home: home, deps: deps)).test(.router) { client in
+            let recording = try await ClonedVoiceRouteTests.reference(client, text: ClonedVoiceRouteTests.longText)
+            #expect(try await ClonedVoiceRouteTests.upload(client, name: "kept", recording).status == .created)
+            let index = home.appendingPathComponent("voices/index.json")
+            let whole = try Data(contentsOf: index)
+            try whole.prefix(whole.count / 2).write(to: index)
+
+            let voices = try await Self.listed(client)
+            #expect(voices.contains { $0.id == "kept" && $0.available }, "\(voices.map(\.id))")
+            #expect(try await ClonedVoiceRouteTests.speak(client, voice: "kept", "Still here after the damage.").status == .ok)
+            // The index is whole again, and the damaged one was kept aside for a person to look at.
+            #expect(try Data(contentsOf: index) == whole)
+            let names = try FileManager.default.contentsOfDirectory(atPath: home.appendingPathComponent("voices").path)
+            #expect(names.contains { $0.hasPrefix("index.json.unreadable-") }, "\(names)")
+        }
+    }
+
+    @Test func anIndexAndBackupBothUnreadableAreRebuiltFromTheRecordings() async throws {
+        let (home, deps) = try ClonedVoiceRouteTests.home()
+        try await makeApp(service: ClonedVoiceRouteTests.service(home: home, deps: deps)).test(.router) { client in
+            let recording = try await ClonedVoiceRouteTests.reference(client, text: ClonedVoiceRouteTests.longText)
+            #expect(try await ClonedVoiceRouteTests.upload(client, name: "lost-name", recording).status == .created)
+            for name in ["index.json", "index.json.bak"] {
+                try Data("{\"version\": 1, \"voi".utf8).write(to: home.appendingPathComponent("voices/\(name)"))
+            }
+            let voices = try await Self.listed(client)
+            let recovered = try #require(voices.first { $0.id.hasPrefix("recovered-") }, "\(voices.map(\.id))")
+            #expect(recovered.available)
+            #expect(try await ClonedVoiceRouteTests.speak(client, voice: recovered.id, "Spoken under its recovered name.").status == .ok)
+        }
+    }
+
+    @Test func aRecordingDeletedUnderARunningServerIsListedUnavailableAndAnswered410() async throws {
+        let (home, deps) = try ClonedVoiceRouteTests.home()
+        try await makeApp(service: ClonedVoiceRouteTests.service(home: home, deps: deps)).test(.router) { client in
+            let recording = try await ClonedVoiceRouteTests.reference(client, text: ClonedVoiceRouteTests.longText)
+            #expect(try await ClonedVoiceRouteTests.upload(client, name: "fragile", recording).status == .created)
+            let references = home.appendingPathComponent("voices/references")
+            for file in try FileManager.default.contentsOfDirectory(atPath: references.path) {
+                try FileManager.default.removeItem(at: references.appendingPathComponent(file))
+            }
+            let voice = try #require(try await Self.listed(client).first { $0.id == "fragile" })
+            #expect(!voice.available)
+            #expect(voice.description?.contains("recording is missing") == true)
+
+            let response = try await ClonedVoiceRouteTests.speak(client, voice: "fragile", "Where did it go?")
+            #expect(response.status == .gone)
+            let error = try errorBody(response)
+            #expect(error.code == "voice_unavailable")
+            #expect(error.message.contains("Remove the voice and add it again"))
+            #expect(!error.message.contains(home.path))
+            // Removing it works, and the name is free again.
+            #expect(try await client.execute(uri: "/v1/voices/fragile", method: .delete).status == .ok)
+            #expect(try await ClonedVoiceRouteTests.upload(client, name: "fragile", recording).status == .created)
+        }
+    }
+
+    @Test(.enabled(if: ScratchFileSystem.canMount, "mounting a tmpfs needs CAP_SYS_ADMIN"))
+    func anUploadToAFullDiskIs507AndLeavesNoRecordingBehind() async throws {
+        let scratch = try ScratchFileSystem(bytes: 512 * 1024)
+        defer { scratch.unmount() }
+        let deps = try #require(Shared.paths.depsDirectory)
+        let service = EngineSpeechService(
+            configuration: RuntimeConfiguration(paths: VoxPaths(home: scratch.folder, depsDirectory: deps)), warmUpOnStart: false, logger: Shared.logger)
+        try await makeApp(service: service).test(.router) { client in
+            let recording = try await ClonedVoiceRouteTests.reference(client, text: ClonedVoiceRouteTests.longText)
+            #expect(try await ClonedVoiceRouteTests.upload(client, name: "first", recording).status == .created)
+            try scratch.fill()
+            let response = try await ClonedVoiceRouteTests.upload(client, name: "second", recording + Data([0, 0]))
+            #expect(response.status.code == 507, "\(String(buffer: response.body))")
+            let error = try errorBody(response)
+            #expect(error.code == "insufficient_storage")
+            #expect(error.message.contains("disk is full"))
+            let stored = try FileManager.default.contentsOfDirectory(atPath: scratch.folder.appendingPathComponent("voices/references").path)
+            #expect(stored.count == 1, "only the first voice's recording: \(stored)")
+            #expect(try await Self.listed(client).map(\.id).contains("first"))
+            #expect(try await client.execute(uri: "/healthz", method: .get).status == .ok)
+        }
+    }
+}
