@@ -123,8 +123,12 @@ public final class OptimizedSynthesizer: SpeechSynthesizer {
                 continuation.yield(chunk)
                 yielded += 1
             }
+            // A request that was cancelled (its deadline passed, its client left) says nothing
+            // about the engine: an engine stopped half-way must not retire its plan entry.
+            try Task.checkCancellation()
             if yielded == 0 && problem == nil { problem = "the stream ended without audio" }
         } catch {
+            if Task.isCancelled { throw CancellationError() }
             guard FallbackPolicy.isEngineFailure(error) else { throw error }
             await state.recordFailure(entryIndex: index, stage: .stream, reason: FallbackPolicy.describe(error))
             if yielded == 0 { return false }

@@ -46,10 +46,16 @@ func buildServer(
             logger: logger)
     }
     if let wyoming { services.append(wyoming) }
+    let connections = ConnectionLimit(limit: configuration.maxConnections, retryAfterSeconds: configuration.retryAfterSeconds)
     let application = Application(
         router: router,
+        server: .http1(
+            configuration: .init(
+                additionalChannelHandlers: [connections.handler()],
+                idleTimeout: .nanoseconds(Int64(configuration.idleTimeout.seconds * 1e9)))),
         configuration: ApplicationConfiguration(
-            address: .hostname(configuration.host, port: configuration.port), serverName: "VoxServe"),
+            address: .hostname(configuration.host, port: configuration.port), serverName: "VoxServe",
+            availableConnectionsDelegate: .maximum(configuration.maxConnections + ConnectionLimit.overflow, logger: logger)),
         services: services,
         logger: logger)
     return (application, wyoming)

@@ -31,6 +31,14 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var workerExecutable: String?
     /// Time a worker has to report ready before it counts as failed to start.
     public var workerStartTimeout: Duration
+    /// HTTP connections served at once; more get 503 (`ConnectionLimit`).
+    public var maxConnections: Int
+    /// Connections past `maxConnections` still accepted (to be answered 503); beyond that, new
+    /// connections wait to be accepted.
+    public static let connectionOverflow = 64
+    /// An HTTP connection that sends no complete request head for this long (from its start, or
+    /// after its last response) is closed: idle keep-alive connections and slow-header clients.
+    public var idleTimeout: Duration
     /// The Wyoming protocol beside HTTP (`--wyoming-port`); nil serves HTTP only.
     public var wyoming: WyomingConfiguration?
 
@@ -49,6 +57,8 @@ public struct ServerConfiguration: Sendable, Equatable {
         retryAfterSeconds: Int = 2,
         workerExecutable: String? = nil,
         workerStartTimeout: Duration = .seconds(60),
+        maxConnections: Int = 512,
+        idleTimeout: Duration = .seconds(30),
         wyoming: WyomingConfiguration? = nil
     ) {
         self.host = host
@@ -65,6 +75,8 @@ public struct ServerConfiguration: Sendable, Equatable {
         self.retryAfterSeconds = retryAfterSeconds
         self.workerExecutable = workerExecutable
         self.workerStartTimeout = workerStartTimeout
+        self.maxConnections = maxConnections
+        self.idleTimeout = idleTimeout
         self.wyoming = wyoming
     }
 
@@ -78,6 +90,8 @@ public struct ServerConfiguration: Sendable, Equatable {
         guard maxUploadBytes >= 1024 else { throw VoxError.invalidInput("max upload size must be at least 1 KiB.") }
         guard requestTimeout > .zero else { throw VoxError.invalidInput("request timeout must be positive.") }
         if let key = apiKey, key.isEmpty { throw VoxError.invalidInput("the API key must not be empty.") }
+        guard maxConnections >= 1 else { throw VoxError.invalidInput("max connections must be at least 1.") }
+        guard idleTimeout > .zero else { throw VoxError.invalidInput("the idle timeout must be positive.") }
         try wyoming?.validate()
         if let wyoming, wyoming.port != 0, wyoming.port == port, wyoming.host == host {
             throw VoxError.invalidInput("the Wyoming port must differ from the HTTP port (both are \(port)).")

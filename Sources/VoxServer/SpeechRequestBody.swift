@@ -32,9 +32,9 @@ struct SpeechRequestBody: Decodable, Sendable {
 
     /// What each field holds, in words, for error messages.
     static let expectedTypes: [String: String] = [
-        "model": "text", "input": "text", "voice": "text", "response_format": "text", "speed": "a number",
-        "stream": "true or false", "speaker_id": "a whole number", "length_scale": "a number", "noise_scale": "a number",
-        "noise_w": "a number", "seed": "a whole number from 0 up",
+        "model": "text", "input": "text", "voice": "text", "response_format": "text", "speed": "a number from 0.25 to 4",
+        "stream": "true or false", "speaker_id": "a whole number", "length_scale": "a number from 0 to 10",
+        "noise_scale": "a number from 0 to 10", "noise_w": "a number from 0 to 10", "seed": "a whole number from 0 up",
     ]
 
     static let example = #"{"input": "Hello", "voice": "en_US-joe-medium"}"#
@@ -60,7 +60,7 @@ struct SpeechRequestBody: Decodable, Sendable {
             throw APIError.badRequest("The field '\(key.stringValue)' is required: \(expectedTypes[key.stringValue] ?? "a value") (\(example)).", code: .missingField, param: key.stringValue)
         } catch DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context), DecodingError.dataCorrupted(let context) {
             // Foundation leaves the path empty for a number that does not fit its field.
-            let field = context.codingPath.first?.stringValue ?? wholeNumberOutOfRange(in: fields) ?? ""
+            let field = context.codingPath.first?.stringValue ?? numberOutOfRange(in: fields) ?? ""
             let given = fields[field].map(describe) ?? "nothing"
             throw APIError.badRequest(
                 "The field '\(field)' must be \(expectedTypes[field] ?? "another type"), not \(given).", code: .invalidType, param: field)
@@ -69,9 +69,14 @@ struct SpeechRequestBody: Decodable, Sendable {
         }
     }
 
-    /// The first whole-number field whose value is not a whole number its type can hold.
-    static func wholeNumberOutOfRange(in fields: [String: Any]) -> String? {
-        let checks: [(String, (Double) -> Bool)] = [("speaker_id", { Int(exactly: $0) != nil }), ("seed", { UInt64(exactly: $0) != nil })]
+    /// The first number field whose value its type cannot hold (a seed of 1e30, a length_scale
+    /// of 1e308, which no Float holds).
+    static func numberOutOfRange(in fields: [String: Any]) -> String? {
+        let fitsFloat: (Double) -> Bool = { Float($0).isFinite }
+        let checks: [(String, (Double) -> Bool)] = [
+            ("speaker_id", { Int(exactly: $0) != nil }), ("seed", { UInt64(exactly: $0) != nil }),
+            ("length_scale", fitsFloat), ("noise_scale", fitsFloat), ("noise_w", fitsFloat),
+        ]
         return checks.first { key, fits in
             guard let number = fields[key] as? NSNumber else { return false }
             return !fits(number.doubleValue)

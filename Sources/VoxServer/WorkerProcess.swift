@@ -97,6 +97,17 @@ final class WorkerProcess: @unchecked Sendable {
         }
     }
 
+    /// The next event; when the caller is cancelled (its request timed out, its client left)
+    /// first, the worker is killed, so the wait ends with `.exited` at once: a hung worker (a
+    /// stopped process, a deadlocked engine) cannot be asked to stop, and must not hold its slot.
+    func nextEventKillingOnCancel() async -> Event {
+        await withTaskCancellationHandler {
+            await nextEvent()
+        } onCancel: {
+            self.kill()
+        }
+    }
+
     /// The next event; a worker that sends nothing within `timeout` is killed (and reports `.exited`).
     func nextEvent(killAfter timeout: Duration) async -> Event {
         let killer = Task {

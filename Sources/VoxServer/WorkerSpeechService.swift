@@ -83,7 +83,7 @@ public final class WorkerSpeechService: SpeechService {
             let event: WorkerProcess.Event
             do {
                 try await worker.send(.init(speak))
-                event = await worker.nextEvent()
+                event = await worker.nextEventKillingOnCancel()
             } catch {
                 event = .exited(reason: "\(error)")
             }
@@ -98,6 +98,12 @@ public final class WorkerSpeechService: SpeechService {
                 await pool.workerDied(worker, reason: "protocol error: unexpected '\(frame.message.type.rawValue)'")
                 throw VoxError(.unavailable, "The synthesis worker (pid \(worker.pid)) broke the protocol and was restarted; retry the request.")
             case .exited(let reason):
+                if Task.isCancelled {
+                    // Killed because the request ended (timeout, client gone) before the worker
+                    // answered: it is replaced, and the request is not sent again.
+                    await pool.workerDied(worker, reason: "it did not answer before its request ended (\(reason))")
+                    throw CancellationError()
+                }
                 await pool.workerDied(worker, reason: reason)
                 if retried {
                     throw Self.crashed(pid: worker.pid, detail: "it was already a retry")

@@ -46,6 +46,12 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("max-upload-mb"), help: "Largest voice upload in MiB.")
     var maxUploadMB = 20
 
+    @Option(name: .customLong("max-connections"), help: "HTTP connections at once; more are answered 503 with Retry-After.")
+    var maxConnections = ServerConfiguration().maxConnections
+
+    @Option(name: .customLong("idle-timeout"), help: "Seconds an HTTP connection may wait for a complete request head (idle or slow clients) before it is closed.")
+    var idleTimeoutSeconds = 30
+
     @Option(name: .customLong("wyoming-port"), help: "Also speak the Wyoming protocol (Home Assistant) on this TCP port (Home Assistant's default: 10200).")
     var wyomingPort: Int?
 
@@ -64,6 +70,8 @@ struct ServeCommand: AsyncParsableCommand {
         guard maxQueue >= 0 else { throw ValidationError("--max-queue must not be negative.") }
         guard timeoutSeconds >= 1 else { throw ValidationError("--timeout must be at least 1 second.") }
         guard (1...1024).contains(maxUploadMB) else { throw ValidationError("--max-upload-mb must be 1…1024.") }
+        guard (1...100_000).contains(maxConnections) else { throw ValidationError("--max-connections must be 1…100000.") }
+        guard (1...3600).contains(idleTimeoutSeconds) else { throw ValidationError("--idle-timeout must be 1…3600 seconds.") }
         if let apiKey, apiKey.isEmpty { throw ValidationError("--api-key must not be empty.") }
         if let wyomingPort {
             guard (0...65535).contains(wyomingPort) else { throw ValidationError("--wyoming-port must be 0…65535.") }
@@ -82,6 +90,7 @@ struct ServeCommand: AsyncParsableCommand {
             optimize: runtime.optimize, maxUploadBytes: maxUploadMB * 1024 * 1024,
             maxConcurrentSyntheses: maxConcurrent ?? (isolation == .process ? workers : 2),
             maxQueuedRequests: maxQueue, requestTimeout: .seconds(timeoutSeconds),
+            maxConnections: maxConnections, idleTimeout: .seconds(idleTimeoutSeconds),
             wyoming: wyomingPort.map { WyomingConfiguration(host: wyomingHost ?? host, port: $0, zeroconf: wyomingZeroconf) })
     }
 
@@ -91,6 +100,7 @@ struct ServeCommand: AsyncParsableCommand {
         logger.logLevel = engine.verbose ? .debug : .info
         let runtime = engine.configuration(warmUp: true)
         let configuration = serverConfiguration(runtime: runtime)
+        Self.raiseFileLimit(toHold: configuration.maxConnections, logger: logger)
         let local = EngineSpeechService(configuration: runtime, warmUpOnStart: configuration.isolation == .inProcess, logger: logger)
         let service: any SpeechService
         switch configuration.isolation {
@@ -114,4 +124,22 @@ struct ServeCommand: AsyncParsableCommand {
     }
 
     static func isLoopback(_ host: String) -> Bool { ["127.0.0.1", "localhost", "::1"].contains(host) }
+
+    /// Raises this process's open-file limit to its hard limit (often 1,024 of 1,048,576): every
+    /// connection, model and log holds a descriptor, and the connection limit must be what runs
+    /// out first, not the descriptors.
+    static func raiseFileLimit(toHold connections: Int, logger: Logger) {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return }
+        if limit.rlim_cur < limit.rlim_max {
+            limit.rlim_cur = limit.rlim_max
+            _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+            _ = getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        }
+        let needed = rlim_t(connections + ServerConfiguration.connectionOverflow + 256)
+        if limit.rlim_cur < needed {
+            logger.warning(
+                "the open-file limit (\(limit.rlim_cur)) is low for --max-connections \(connections); raise it (ulimit -n) or lower --max-connections")
+        }
+    }
 }

@@ -15,6 +15,9 @@ enum TestBehavior: Sendable {
     case failing(VoxError)
     /// Streams one good chunk, then throws an engine failure.
     case failAfterFirstChunk
+    /// Works for 10 s before its first chunk; cancelled earlier, it ends without audio or error,
+    /// as an engine stopped half-way does.
+    case slow
 }
 
 /// An engine that behaves as told, for exercising fallback without ONNX Runtime.
@@ -33,7 +36,7 @@ struct TestEngine: SpeechSynthesizer {
 
     func synthesize(_ request: SynthesisRequest) async throws -> AudioBuffer {
         switch behavior {
-        case .tone, .failAfterFirstChunk, .unloadable: return Self.tone()
+        case .tone, .failAfterFirstChunk, .unloadable, .slow: return Self.tone()
         case .nan: return AudioBuffer(samples: Self.tone().samples.enumerated().map { $0.offset == 800 ? .nan : $0.element }, sampleRate: 16_000)
         case .silent: return AudioBuffer(samples: [Float](repeating: 0, count: 1_600), sampleRate: 16_000)
         case .failing(let error): throw error
@@ -59,6 +62,13 @@ struct TestEngine: SpeechSynthesizer {
                 continuation.finish()
             case .failing(let error):
                 continuation.finish(throwing: error)
+            case .slow:
+                let work = Task {
+                    try? await Task.sleep(for: .seconds(10))
+                    if !Task.isCancelled { continuation.yield(AudioChunk(audio: Self.tone(), index: 0, isLast: true)) }
+                    continuation.finish()
+                }
+                continuation.onTermination = { _ in work.cancel() }
             }
         }
     }
@@ -91,6 +101,20 @@ actor BuildLog {
             }
             return TestEngine(name: entry.label, behavior: behavior)
         }
+    }
+
+    @Test("a request cancelled before its first audio (a timeout, a client gone) does not retire its plan entry")
+    func cancellationIsNoFailure() async throws {
+        let synthesizer = synthesizer([0: .slow])
+        let consumer = Task {
+            for try await _ in synthesizer.stream(SynthesisRequest(text: "Cut short.")) {}
+        }
+        try await Task.sleep(for: .milliseconds(200))
+        consumer.cancel()
+        _ = await consumer.result
+        let report = await synthesizer.report
+        #expect(report.fallbacks.isEmpty, "\(report.fallbacks)")
+        #expect(report.activeEntryIndex == 0)
     }
 
     @Test("an engine that fails to load on the first entry ends on the second, with the reason reported")

@@ -17,11 +17,12 @@ import VoxRuntime
         (#"{"input": ["a"]}"#, "The field 'input' must be text, not a list.", nil),
         (#"{"input": null}"#, "The field 'input' must be text, not null.", nil),
         (#"{"input": "Hi", "stream": "yes"}"#, "The field 'stream' must be true or false, not the text \"yes\".", nil),
-        (#"{"input": "Hi", "speed": "fast"}"#, "The field 'speed' must be a number, not the text \"fast\".", nil),
+        (#"{"input": "Hi", "speed": "fast"}"#, "The field 'speed' must be a number from 0.25 to 4, not the text \"fast\".", nil),
         (#"{"input": "Hi", "seed": -1}"#, "The field 'seed' must be a whole number from 0 up, not the number -1.", nil),
         (#"{"input": "Hi", "seed": 1e30}"#, "The field 'seed' must be a whole number from 0 up", nil),
         (#"{"input": "Hi", "speaker_id": 1.5}"#, "The field 'speaker_id' must be a whole number, not the number 1.5.", nil),
         (#"{"voice": "x"}"#, "The field 'input' is required: text", nil),
+        (#"{"input": "Hi", "length_scale": 1e308}"#, "The field 'length_scale' must be a number", "not the number"),
     ] as [(String, String, String?)])
     func aBodyOfTheWrongShapeIsAnsweredInWords(body: String, message: String, also: String?) async throws {
         try await makeApp().test(.router) { client in
@@ -172,5 +173,79 @@ extension RawHTTPClient {
         let head = String(decoding: buffer[..<separator.lowerBound], as: UTF8.self)
         let status = Int(head.split(separator: " ").dropFirst().first ?? "") ?? 0
         return (status, Data(buffer[separator.upperBound...]))
+    }
+}
+
+/// Connections a client opens and leaves: bounded, timed out, answered 503 beyond the limit (finding 3).
+@Suite struct ConnectionLimitTests {
+    /// A TCP connection to 127.0.0.1:`port` that sends `bytes` and keeps the socket.
+    final class Socket: @unchecked Sendable {
+        let fd: Int32
+
+        init(port: Int, sending bytes: String = "") throws {
+            fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = in_port_t(UInt16(port).bigEndian)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            let connected = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            try #require(connected == 0)
+            var timeout = timeval(tv_sec: 10, tv_usec: 0)
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+            if !bytes.isEmpty { send(bytes) }
+        }
+
+        func send(_ text: String) {
+            _ = Array(text.utf8).withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        }
+
+        /// Everything until the server closes (or 10 s pass).
+        func readAll() -> String {
+            var buffer = [UInt8]()
+            var scratch = [UInt8](repeating: 0, count: 65536)
+            while true {
+                let n = recv(fd, &scratch, scratch.count, 0)
+                if n <= 0 { break }
+                buffer += scratch[0..<n]
+            }
+            return String(decoding: buffer, as: UTF8.self)
+        }
+
+        deinit { close(fd) }
+    }
+
+    @Test func beyondTheLimitARequestIsAnswered503AtOnceAndServiceResumesWhenConnectionsClose() async throws {
+        try await makeApp(ServerConfiguration(maxConnections: 4)).test(.live) { client in
+            let port = try #require(client.port)
+            var idle = try (0..<4).map { _ in try Socket(port: port) }
+            try await Task.sleep(for: .milliseconds(200))
+            let extra = try Socket(port: port, sending: "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            let answer = try await offloadBlocking { extra.readAll() }
+            #expect(answer.hasPrefix("HTTP/1.1 503"), "\(answer.prefix(200))")
+            #expect(answer.lowercased().contains("retry-after: 2"))
+            #expect(answer.contains(#""code":"too_many_connections""#))
+            idle.removeAll()
+            try await Task.sleep(for: .milliseconds(200))
+            let next = try Socket(port: port, sending: "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            #expect(try await offloadBlocking { next.readAll() }.hasPrefix("HTTP/1.1 200"))
+        }
+    }
+
+    @Test func aClientThatSendsItsHeadersTooSlowlyOrNothingIsClosedAfterTheIdleTimeout() async throws {
+        try await makeApp(ServerConfiguration(idleTimeout: .seconds(1))).test(.live) { client in
+            let port = try #require(client.port)
+            let slow = try Socket(port: port, sending: "GET /healthz HTTP/1.1\r\nHo")
+            let silent = try Socket(port: port)
+            let started = ContinuousClock.now
+            let (slowAnswer, silentAnswer) = try await offloadBlocking { (slow.readAll(), silent.readAll()) }
+            let waited = ContinuousClock.now - started
+            #expect(slowAnswer.isEmpty && silentAnswer.isEmpty)
+            #expect(waited < .seconds(8), "closed after \(waited), the idle timeout is 1 s")
+            // (The test client's own connection idled out too: a new one checks the server.)
+            let next = try Socket(port: port, sending: "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            #expect(try await offloadBlocking { next.readAll() }.hasPrefix("HTTP/1.1 200"))
+        }
     }
 }

@@ -88,4 +88,29 @@ func waitForHealth(_ client: some TestClientProtocol, timeout: Duration = .secon
             #expect(h.worker_problem?.contains("could not start") == true)
         }
     }
+
+    /// A worker stopped (SIGSTOP) before it answers holds its request until `--timeout`, no
+    /// longer: the client gets its 504 then, and the worker is killed and replaced.
+    @Test func aHungWorkerTimesOutAtTheDeadlineAndIsReplaced() async throws {
+        let config = ServerConfiguration(isolation: .process, workers: 1, maxConcurrentSyntheses: 1, requestTimeout: .seconds(3))
+        let app = try makeApp(config, service: processService(executable: try voxserveExecutable()))
+        try await app.test(.router) { client in
+            let ready = try await waitForHealth(client) { $0.workers.first?.state == .idle }
+            let hung = try #require(ready.workers.first?.pid)
+            #expect(kill(hung, SIGSTOP) == 0)
+            defer { kill(hung, SIGKILL) }
+
+            let sent = ContinuousClock.now
+            let response = try await client.execute(
+                uri: "/v1/audio/speech", method: .post, headers: jsonHeaders, body: json(["input": "Nobody answers.", "response_format": "wav"]))
+            let waited = ContinuousClock.now - sent
+            #expect(response.status == .gatewayTimeout)
+            #expect(waited < .seconds(10), "answered after \(waited), the timeout is 3 s")
+
+            let after = try await waitForHealth(client, timeout: .seconds(60)) { $0.workers.first?.state == .idle && $0.workers.first?.pid != hung }
+            #expect(after.worker_restarts == 1)
+            let next = try await client.execute(uri: "/v1/audio/speech", method: .post, headers: jsonHeaders, body: json(["input": "A new worker.", "response_format": "wav"]))
+            #expect(next.status == .ok)
+        }
+    }
 }
