@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import HummingbirdTesting
+import ServiceLifecycle
 import Testing
 import VoxCore
 import VoxRuntime
@@ -207,5 +208,59 @@ func serviceWithCache(at cacheDirectory: URL) -> EngineSpeechService {
             #expect(try await Self.listed(client).map(\.id).contains("first"))
             #expect(try await client.execute(uri: "/healthz", method: .get).status == .ok)
         }
+    }
+}
+
+/// SIGTERM's path (ServiceLifecycle's graceful shutdown, which `voxserve serve` runs on SIGTERM
+/// and SIGINT): requests in flight finish, new connections are refused.
+@Suite struct GracefulShutdownTests {
+    static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        try #require(bound)
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    static func canConnect(port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
+    }
+
+    @Test func requestsInFlightFinishAndNewConnectionsAreRefused() async throws {
+        let slow = SlowSpeechService(delay: .milliseconds(300), chunks: 5)
+        let port = try Self.freePort()
+        let application = try makeApp(ServerConfiguration(port: port), service: slow)
+        let group = ServiceGroup(services: [application], gracefulShutdownSignals: [], cancellationSignals: [], logger: Shared.logger)
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            try await eventually(seconds: 10) { Self.canConnect(port: port) }
+            let inFlight = Task {
+                try await offloadBlocking {
+                    try RawHTTPClient.post(port: port, path: "/v1/audio/speech", body: Data(#"{"input": "Finish me.", "response_format": "pcm", "stream": true}"#.utf8))
+                }
+            }
+            try await Task.sleep(for: .milliseconds(500))  // its first chunks are out
+            await group.triggerGracefulShutdown()
+            let finished = try await inFlight.value
+            #expect(finished.status == 200)
+            #expect(finished.chunks.count == 5, "all five chunks, not \(finished.chunks.count)")
+            try await tasks.next()
+            #expect(!Self.canConnect(port: port), "a new connection after shutdown")
+        }
+        #expect(slow.cancelled.get() == 0)
     }
 }
