@@ -27,6 +27,7 @@ final class WorkerProcess: @unchecked Sendable {
     private var events: [Event] = []
     private var waiter: CheckedContinuation<Event, Never>?
     private var hasExited = false
+    private var lastEvent = ContinuousClock.now
 
     /// Starts `executable worker <arguments>`, in `environment` (nil: this process's).
     init(slot: Int, executable: URL, arguments: [String], environment: [String: String]?, onExit: @escaping @Sendable (Int32) -> Void) throws {
@@ -73,6 +74,7 @@ final class WorkerProcess: @unchecked Sendable {
 
     private func deliver(_ event: Event) {
         let waiting: CheckedContinuation<Event, Never>? = lock.withLock {
+            lastEvent = .now
             if case .exited = event { hasExited = true }
             if let waiter {
                 self.waiter = nil
@@ -119,6 +121,9 @@ final class WorkerProcess: @unchecked Sendable {
     }
 
     var isRunning: Bool { process.isRunning && !lock.withLock { hasExited } }
+
+    /// Time since the worker last sent anything (or since it started).
+    var silence: Duration { ContinuousClock.now - lock.withLock { lastEvent } }
 
     func send(_ frame: WorkerWire.Frame) async throws {
         let data = try WorkerWire.encode(frame)

@@ -128,7 +128,8 @@ public final class WorkerSpeechService: SpeechService {
         var held: [AudioChunk] = []
         let finished = Locked(false)
         // A cancelled request still lets its worker finish (the worker then goes back to the
-        // pool); one that does not finish within 30 s is killed and replaced.
+        // pool); one that sends nothing for 5 s (hung: stopped, deadlocked) or does not finish
+        // within 30 s is killed and replaced.
         await withTaskCancellationHandler {
             while true {
                 switch await worker.nextEvent() {
@@ -182,8 +183,15 @@ public final class WorkerSpeechService: SpeechService {
             }
         } onCancel: {
             Task {
-                try? await Task.sleep(for: .seconds(30))
-                if !finished.get() { current.get().kill() }
+                let deadline = ContinuousClock.now + .seconds(30)
+                while !finished.get() {
+                    let worker = current.get()
+                    if worker.silence > .seconds(5) || ContinuousClock.now > deadline {
+                        worker.kill()
+                        return
+                    }
+                    try? await Task.sleep(for: .milliseconds(250))
+                }
             }
         }
     }

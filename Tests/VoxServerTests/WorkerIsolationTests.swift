@@ -113,4 +113,30 @@ func waitForHealth(_ client: some TestClientProtocol, timeout: Duration = .secon
             #expect(next.status == .ok)
         }
     }
+
+    /// Stopped in the middle of a request, after it answered: the client's 504 comes at
+    /// `--timeout`, and the silent worker is killed and replaced within seconds.
+    @Test func aWorkerHungMidRequestTimesOutAndIsReplaced() async throws {
+        let config = ServerConfiguration(isolation: .process, workers: 1, maxConcurrentSyntheses: 1, requestTimeout: .seconds(4))
+        let app = try makeApp(config, service: processService(executable: try voxserveExecutable()))
+        try await app.test(.router) { client in
+            let ready = try await waitForHealth(client) { $0.workers.first?.state == .idle }
+            let hung = try #require(ready.workers.first?.pid)
+            defer { kill(hung, SIGKILL) }
+            let text = longText + " " + longText
+            let sent = ContinuousClock.now
+            let inFlight = Task {
+                try await client.execute(uri: "/v1/audio/speech", method: .post, headers: jsonHeaders, body: json(["input": text, "response_format": "wav"]))
+            }
+            _ = try await waitForHealth(client, timeout: .seconds(30)) { $0.workers.first?.state == .busy }
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(kill(hung, SIGSTOP) == 0)
+            let response = try await inFlight.value
+            #expect(response.status == .gatewayTimeout)
+            #expect(ContinuousClock.now - sent < .seconds(12), "the timeout is 4 s")
+            let after = try await waitForHealth(client, timeout: .seconds(60)) { $0.workers.first?.state == .idle && $0.workers.first?.pid != hung }
+            #expect(after.worker_restarts == 1)
+            #expect(ContinuousClock.now - sent < .seconds(25), "replaced after the 5 s of silence, not the 30 s cap (4 + 30 s)")
+        }
+    }
 }
