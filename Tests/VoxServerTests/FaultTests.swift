@@ -229,15 +229,9 @@ func serviceWithCache(at cacheDirectory: URL) -> EngineSpeechService {
     }
 
     static func canConnect(port: Int) -> Bool {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        return withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
-        }
+        guard let fd = RawHTTPClient.connectLoopback(port: port) else { return false }
+        close(fd)
+        return true
     }
 
     @Test func requestsInFlightFinishAndNewConnectionsAreRefused() async throws {

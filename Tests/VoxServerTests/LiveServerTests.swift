@@ -56,10 +56,10 @@ enum RawHTTPClient {
         var chunks: [Chunk]
     }
 
-    static func post(port: Int, path: String, body: Data) throws -> Result {
+    /// A blocking TCP socket connected to 127.0.0.1:`port`, or nil when the connection is refused.
+    static func connectLoopback(port: Int) -> Int32? {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        try #require(fd >= 0)
-        defer { close(fd) }
+        guard fd >= 0 else { return nil }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)
@@ -67,7 +67,16 @@ enum RawHTTPClient {
         let connected = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
-        try #require(connected == 0, "cannot connect to 127.0.0.1:\(port)")
+        guard connected == 0 else {
+            close(fd)
+            return nil
+        }
+        return fd
+    }
+
+    static func post(port: Int, path: String, body: Data) throws -> Result {
+        let fd = try #require(connectLoopback(port: port), "cannot connect to 127.0.0.1:\(port)")
+        defer { close(fd) }
         var request = Data("POST \(path) HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: \(body.count)\r\nConnection: close\r\n\r\n".utf8)
         request.append(body)
         _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }

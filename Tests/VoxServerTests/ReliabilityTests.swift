@@ -143,17 +143,8 @@ extension RawHTTPClient {
     /// Sends `body` with `Transfer-Encoding: chunked` (no Content-Length) in 16 KiB chunks and
     /// returns the status and body of the answer (the server may answer before reading it all).
     static func chunked(port: Int, path: String, contentType: String, body: Data) throws -> (status: Int, body: Data) {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        try #require(fd >= 0)
+        let fd = try #require(connectLoopback(port: port), "cannot connect to 127.0.0.1:\(port)")
         defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        try #require(connected == 0)
         var request = Data("POST \(path) HTTP/1.1\r\nHost: localhost\r\nContent-Type: \(contentType)\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n".utf8)
         for start in stride(from: 0, to: body.count, by: 16384) {
             let piece = body.subdata(in: start..<min(start + 16384, body.count))
@@ -183,15 +174,7 @@ extension RawHTTPClient {
         let fd: Int32
 
         init(port: Int, sending bytes: String = "") throws {
-            fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_port = in_port_t(UInt16(port).bigEndian)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            let connected = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            }
-            try #require(connected == 0)
+            fd = try #require(RawHTTPClient.connectLoopback(port: port), "cannot connect to 127.0.0.1:\(port)")
             var timeout = timeval(tv_sec: 10, tv_usec: 0)
             setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
             if !bytes.isEmpty { send(bytes) }
