@@ -36,7 +36,8 @@ func buildServer(
     let metrics = ServerMetrics()
     let queue = SynthesisQueue(maxConcurrent: configuration.maxConcurrentSyntheses, maxWaiting: configuration.maxQueuedRequests)
     let router = try buildRouter(configuration: configuration, service: service, queue: queue, metrics: metrics)
-    var services = service.lifecycleServices
+    MemoryTrimmer.limitArenas()
+    var services = service.lifecycleServices + [MemoryTrimmer()]
     let wyoming = configuration.wyoming.map { wyoming in
         WyomingServer(
             configuration: wyoming, service: service, queue: queue, metrics: metrics,

@@ -232,3 +232,15 @@ extension RawHTTPClient {
         }
     }
 }
+
+@Suite struct MemoryTrimmerTests {
+    @Test func glibcsArenaLimitAndTrimAreFoundAndFreedMemoryGoesBack() {
+        #expect(MemoryTrimmer.isAvailable)
+        // Free a few MB in small blocks, which glibc keeps; a trim then hands pages back.
+        var blocks: [UnsafeMutableRawPointer] = (0..<20_000).compactMap { _ in malloc(512) }
+        for block in blocks { memset(block, 1, 512) }
+        for block in blocks { free(block) }
+        blocks.removeAll()
+        #expect(MemoryTrimmer.trim())
+    }
+}
