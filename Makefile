@@ -10,7 +10,7 @@ BIN = $(ROOT)/.build/$(CONFIG)/voxserve
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: setup build run test bench doctor clean webui-test bench-stream bench-throughput soak
+.PHONY: setup build run test bench doctor clean webui-test bench-stream bench-throughput soak fuzz
 
 setup:
 	@GPU=$(GPU) BENCH=$(BENCH) scripts/setup.sh
@@ -56,6 +56,11 @@ bench-throughput: build
 # growth in the second half). Shorter: make soak SOAK_ARGS="--minutes 1 --sample-seconds 10".
 soak: build
 	scripts/soak.py --bin $(BIN) $(SOAK_ARGS)
+
+# libFuzzer (+ AddressSanitizer) on the audio decoder, the multipart and speech-request parsers and
+# the Piper config: FUZZ_SECONDS each (120), FUZZ_TARGETS to pick some. Builds in .build-fuzz.
+fuzz: setup
+	SWIFT=$(SWIFT) FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_TARGETS="$(FUZZ_TARGETS)" scripts/fuzz.sh
 
 clean:
 	rm -rf .build

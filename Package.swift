@@ -101,3 +101,17 @@ let package = Package(
     swiftLanguageModes: [.v6]
 )
 
+// libFuzzer targets for `make fuzz`, declared only when VOXSERVE_FUZZ=1: libFuzzer supplies their
+// `main`, so an ordinary build or `make test` never sees them. Sources in Fuzz/NAME/.
+if Context.environment["VOXSERVE_FUZZ"] == "1" {
+    let fuzzTargets: [(String, [Target.Dependency])] = [
+        ("FuzzAudioDecoder", ["VoxCore", "VoxAudio"]),
+        ("FuzzMultipart", ["VoxServer"]),
+        ("FuzzSpeechRequest", ["VoxCore", "VoxServer"]),
+        ("FuzzPiperConfig", ["VoxCore", "VoxAudio", "VoxEngines"]),
+    ]
+    for (name, dependencies) in fuzzTargets {
+        package.targets.append(.executableTarget(name: name, dependencies: dependencies, path: "Fuzz/\(name)"))
+        package.products.append(.executable(name: name, targets: [name]))
+    }
+}

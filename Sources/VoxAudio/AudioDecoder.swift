@@ -139,8 +139,9 @@ public struct AudioDecoder: Sendable {
             peak = max(peak, abs(x))
         }
         if peak > 1 {
-            let scale = 1 / peak
-            for i in mono.indices { mono[i] *= scale }
+            // Divide, not multiply by 1 / peak: near Float's largest values 1 / peak is subnormal,
+            // and the rounded reciprocal can scale the peak to slightly more than 1.
+            for i in mono.indices { mono[i] /= peak }
         }
         return AudioBuffer(samples: mono, sampleRate: rate)
     }

@@ -51,7 +51,8 @@ public struct AudioEncoder: Sendable {
 
     /// The encoded bytes of `buffer` in `format`.
     public func encode(_ buffer: AudioBuffer, as format: AudioFormat = .wav) throws -> Data {
-        guard buffer.sampleRate > 0 else {
+        // libsndfile's header field is 32 bits wide: a larger rate would trap converting to it.
+        guard buffer.sampleRate > 0, buffer.sampleRate <= Int(Int32.max) else {
             throw VoxError.invalidAudio("Cannot encode audio whose sample rate is \(buffer.sampleRate) Hz.")
         }
         guard buffer.isFinite else {

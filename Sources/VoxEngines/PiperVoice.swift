@@ -66,13 +66,24 @@ public struct PiperVoice: Sendable, Equatable {
         return try parse(config: data, modelURL: modelURL, configURL: configURL)
     }
 
+    /// More speakers than any Piper voice has (the largest published ones, libritts, have about
+    /// 900). A config that declares more is damaged, and `speakerNames` would name every one.
+    static let maxSpeakers = 10_000
+    /// The sample rates a voice may declare: the audio decoder's range. Beyond it the encoders'
+    /// 32-bit header fields overflow (a crash on every request for the voice).
+    static let sampleRates = 1000...768_000
+
     static func parse(config data: Data, modelURL: URL, configURL: URL) throws -> PiperVoice {
         let bad = { (what: String) in
             VoxError.invalidModel("The Piper config \(configURL.lastPathComponent) is invalid: \(what).", path: configURL.path)
         }
         guard let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else { throw bad("not a JSON object") }
-        guard let audio = json["audio"] as? [String: Any], let rate = (audio["sample_rate"] as? NSNumber)?.intValue, rate > 0 else {
+        guard let audio = json["audio"] as? [String: Any], let declaredRate = audio["sample_rate"] as? NSNumber else {
             throw bad("audio.sample_rate is missing")
+        }
+        // Read as a Double: NSNumber.intValue wraps a huge number into any Int at all.
+        guard let rate = Int(exactly: declaredRate.doubleValue), sampleRates.contains(rate) else {
+            throw bad("audio.sample_rate is \(declaredRate), where a voice runs at \(sampleRates.lowerBound)–\(sampleRates.upperBound) Hz")
         }
         guard let rawMap = json["phoneme_id_map"] as? [String: Any], !rawMap.isEmpty else { throw bad("phoneme_id_map is missing") }
         var map: [String: [Int64]] = [:]
@@ -86,7 +97,12 @@ public struct PiperVoice: Sendable, Equatable {
         let espeak = (json["espeak"] as? [String: Any])?["voice"] as? String ?? "en-us"
         let inf = json["inference"] as? [String: Any] ?? [:]
         func f(_ key: String, _ fallback: Float) -> Float { (inf[key] as? NSNumber)?.floatValue ?? fallback }
-        let speakers = (json["num_speakers"] as? NSNumber)?.intValue ?? 1
+        // A Double too: a count beyond Int's range must not wrap into a small one.
+        let declaredSpeakers = (json["num_speakers"] as? NSNumber)?.doubleValue ?? 1
+        guard declaredSpeakers <= Double(maxSpeakers) else {
+            throw bad("num_speakers is \(declaredSpeakers), where a Piper voice has at most \(maxSpeakers)")
+        }
+        let speakers = declaredSpeakers < 1 ? 1 : Int(declaredSpeakers)
         var speakerMap: [String: Int] = [:]
         for (k, v) in json["speaker_id_map"] as? [String: Any] ?? [:] {
             if let id = (v as? NSNumber)?.intValue { speakerMap[k] = id }
@@ -103,7 +119,7 @@ public struct PiperVoice: Sendable, Equatable {
         return PiperVoice(
             name: name, modelURL: modelURL, configURL: configURL, sampleRate: rate, espeakVoice: espeak,
             inference: Inference(noiseScale: f("noise_scale", 0.667), lengthScale: f("length_scale", 1), noiseW: f("noise_w", 0.8)),
-            phonemeIDMap: map, numSpeakers: max(1, speakers), speakerIDMap: speakerMap, language: language, about: about)
+            phonemeIDMap: map, numSpeakers: speakers, speakerIDMap: speakerMap, language: language, about: about)
     }
 
     /// Model ids for one sentence's phonemes, as piper does it: `^`, `_`, then each phoneme
