@@ -175,7 +175,7 @@ extension RawHTTPClient {
 
         init(port: Int, sending bytes: String = "") throws {
             fd = try #require(RawHTTPClient.connectLoopback(port: port), "cannot connect to 127.0.0.1:\(port)")
-            var timeout = timeval(tv_sec: 10, tv_usec: 0)
+            var timeout = timeval(tv_sec: 30, tv_usec: 0)
             setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
             if !bytes.isEmpty { send(bytes) }
         }
@@ -184,7 +184,7 @@ extension RawHTTPClient {
             _ = Array(text.utf8).withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
         }
 
-        /// Everything until the server closes (or 10 s pass).
+        /// Everything until the server closes (or 30 s pass).
         func readAll() -> String {
             var buffer = [UInt8]()
             var scratch = [UInt8](repeating: 0, count: 65536)
@@ -225,10 +225,15 @@ extension RawHTTPClient {
             let (slowAnswer, silentAnswer) = try await offloadBlocking { (slow.readAll(), silent.readAll()) }
             let waited = ContinuousClock.now - started
             #expect(slowAnswer.isEmpty && silentAnswer.isEmpty)
-            #expect(waited < .seconds(8), "closed after \(waited), the idle timeout is 1 s")
-            // (The test client's own connection idled out too: a new one checks the server.)
-            let next = try Socket(port: port, sending: "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-            #expect(try await offloadBlocking { next.readAll() }.hasPrefix("HTTP/1.1 200"))
+            #expect(waited < .seconds(20), "closed after \(waited), the idle timeout is 1 s")
+            // (The test client's own connection idled out too: a new one checks the server. On a
+            // starved machine the 1 s timer may beat the read of a prompt request, so a few tries.)
+            var answered = false
+            for _ in 0..<5 where !answered {
+                let next = try Socket(port: port, sending: "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                answered = try await offloadBlocking { next.readAll() }.hasPrefix("HTTP/1.1 200")
+            }
+            #expect(answered, "the server answers after closing the slow and silent clients")
         }
     }
 }
