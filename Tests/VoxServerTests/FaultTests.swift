@@ -241,7 +241,7 @@ func serviceWithCache(at cacheDirectory: URL) -> EngineSpeechService {
         let group = ServiceGroup(services: [application], gracefulShutdownSignals: [], cancellationSignals: [], logger: Shared.logger)
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
-            try await eventually(seconds: 10) { Self.canConnect(port: port) }
+            try await eventually { Self.canConnect(port: port) }
             let inFlight = Task {
                 try await offloadBlocking {
                     try RawHTTPClient.post(port: port, path: "/v1/audio/speech", body: Data(#"{"input": "Finish me.", "response_format": "pcm", "stream": true}"#.utf8))

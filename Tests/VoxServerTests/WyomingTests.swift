@@ -259,7 +259,7 @@ import VoxRuntime
             let reference = try await Self.client(Events.self, port: port, ["synthesize", "--text", whole])
             let result = try await Self.client(
                 Events.self, port: port,
-                ["stream", "--chunks", String(decoding: try JSONEncoder().encode(pieces), as: UTF8.self), "--delay", "1.5"])
+                ["stream", "--chunks", String(decoding: try JSONEncoder().encode(pieces), as: UTF8.self), "--delay", "2.5"])
             #expect(result.stopped_last == true)
             #expect(result.types.last == "synthesize-stopped")
             let sentence = ["audio-start", "audio-chunk", "audio-stop"]
@@ -387,8 +387,9 @@ import VoxRuntime
     }
 }
 
-/// Waits up to `seconds` for `condition`.
-func eventually(seconds: Double = 5, _ condition: @Sendable () -> Bool) async throws {
+/// Waits up to `seconds` for `condition`. Generous: it returns as soon as the condition holds, and
+/// on 2 busy cores a test's sleeps can stretch far past their length.
+func eventually(seconds: Double = 120, _ condition: @Sendable () -> Bool) async throws {
     let deadline = ContinuousClock.now + .seconds(seconds)
     while !condition() {
         try #require(ContinuousClock.now < deadline, "the condition did not hold within \(seconds) s")
@@ -411,11 +412,10 @@ func eventually(seconds: Double = 5, _ condition: @Sendable () -> Bool) async th
         try await eventually { FileManager.default.fileExists(atPath: arguments.path) }
         #expect(try String(contentsOf: arguments, encoding: .utf8) == "-s VoxServe on test _wyoming._tcp 10200\n")
         #expect(announcement.isRunning)
-        let stopping = ContinuousClock.now
         await announcement.stop()
         #expect(!announcement.isRunning)
-        // Well before the stand-in's own end: stop ends it (SIGTERM, then SIGKILL after 2 s), whatever the load.
-        #expect(ContinuousClock.now - stopping < .seconds(30), "the announcement outlived the server")
+        // Ended by stop's signal (SIGTERM, then SIGKILL after 2 s), not by the stand-in's own end after 120 s.
+        #expect(announcement.endedBySignal, "the announcement outlived the server")
     }
 
     @Test func withoutAvahiThereIsNoAnnouncementAndNoFailure() {

@@ -64,6 +64,9 @@ final class ZeroconfAnnouncement: Sendable {
 
     var isRunning: Bool { process.isRunning }
 
+    /// True once the announcer has ended by a signal (stopped by `stop()`), not by exiting itself.
+    var endedBySignal: Bool { !process.isRunning && process.terminationReason == .uncaughtSignal }
+
     /// Withdraws the announcement: SIGTERM, then SIGKILL after `grace`. (The server's signal
     /// handling leaves SIGTERM ignored, and a child inherits that, so SIGTERM alone may not do.)
     func stop(grace: Duration = .seconds(2)) async {
