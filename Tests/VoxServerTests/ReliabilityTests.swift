@@ -72,7 +72,9 @@ import VoxRuntime
     }
 
     @Test func speechAndUploadBodiesOverTheLimitWithoutContentLengthAre413() async throws {
-        try await makeApp(ServerConfiguration(maxUploadBytes: 64 * 1024)).test(.live) { client in
+        // A long idle timeout: on a busy machine the raw requests below can outlast the default 30 s,
+        // which would close the test client's own connection before its last request.
+        try await makeApp(ServerConfiguration(maxUploadBytes: 64 * 1024, idleTimeout: .seconds(600))).test(.live) { client in
             let port = try #require(client.port)
             let speech = try await offloadBlocking {
                 try RawHTTPClient.chunked(port: port, path: "/v1/audio/speech", contentType: "application/json", body: Data(#"{"input": ""#.utf8) + Data(repeating: 0x61, count: 200_000) + Data(#""}"#.utf8))
