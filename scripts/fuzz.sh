@@ -89,7 +89,7 @@ for t in $TARGETS; do
   rc=${PIPESTATUS[0]}
   set -e
   after=$(find "$crashes" -type f | wc -l)
-  if ! grep -q "inline 8-bit counters" "$out"; then
+  if ! grep -aq "inline 8-bit counters" "$out"; then
     log "$t was built without coverage instrumentation (see $out); rm -rf $SCRATCH and retry"
     exit 1
   fi
@@ -98,13 +98,13 @@ for t in $TARGETS; do
   rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$out" | tail -1)
   added=$(sed -n 's/^stat::new_units_added: *//p' "$out" | tail -1)
   rss=$(sed -n 's/^stat::peak_rss_mb: *//p' "$out" | tail -1)
-  last=$(grep -E '^#[0-9]+.*cov: ' "$out" | tail -1 || true)
+  last=$(grep -aE '^#[0-9]+.*cov: ' "$out" | tail -1 || true)
   cov=$(sed -nE 's/.* cov: ([0-9]+).*/\1/p' <<<"$last"); ft=$(sed -nE 's/.* ft: ([0-9]+).*/\1/p' <<<"$last")
   corp=$(sed -nE 's/.* corp: ([^ ]+).*/\1/p' <<<"$last")
   line=$(printf '%-18s %10s execs %7s/s  cov %5s  ft %6s  corpus %-12s new %5s  rss %5s MB' \
     "$t" "${units:-?}" "${rate:-?}" "${cov:-?}" "${ft:-?}" "${corp:-?}" "${added:-?}" "${rss:-?}")
   if [ "$rc" -ne 0 ] || [ "$after" -gt "$before" ]; then
-    kind=$(grep -oE '(ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer): .*)|((Fatal error|Precondition failed): .*)' "$out" | head -1 | cut -c1-100 || true)
+    kind=$(grep -aoE '(ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer): .*)|((Fatal error|Precondition failed): .*)' "$out" | head -1 | cut -c1-100 || true)
     artifact=$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$out" | tail -1)
     line+="  FAILED (exit $rc) ${kind:-}"
     summary+=("$line" "    reproduce: $BIN/$t ${artifact:-$crashes/<file>}   (log: $out)")
@@ -118,6 +118,6 @@ echo
 echo "libFuzzer, ${SECONDS_EACH}s per target (executions, coverage: cov = edges, ft = features):"
 printf '  %s\n' "${summary[@]}"
 if [ ${#failed[@]} -gt 0 ]; then
-  log "crashes in: ${failed[*]} (inputs in $SCRATCH/crashes/; minimise with: BIN -minimize_crash=1 -runs=10000 CRASH)"
+  log "crashes in: ${failed[*]} (inputs in $SCRATCH/crashes/; minimise with: BIN -minimize_crash=1 -max_total_time=60 -exact_artifact_path=OUT CRASH)"
   exit 1
 fi
