@@ -43,7 +43,7 @@ func buildServer(
             configuration: wyoming, service: service, queue: queue, metrics: metrics,
             settings: WyomingSession.Settings(
                 maxTextLength: configuration.maxTextLength, requestTimeout: configuration.requestTimeout,
-                webPage: "http://\(configuration.host):\(configuration.port)/"),
+                retryAfterSeconds: configuration.retryAfterSeconds, webPage: "http://\(configuration.host):\(configuration.port)/"),
             logger: logger)
     }
     if let wyoming { services.append(wyoming) }

@@ -41,16 +41,8 @@ struct SpeechController<Context: RequestContext>: Sendable {
         let body = try SpeechRequestBody.decode(buffer.data)
         let job = try await validate(body, accepted: accepted)
 
-        let permit: SynthesisQueue.Permit
-        do {
-            permit = try await queue.acquire(until: job.deadline)
-        } catch SynthesisQueue.Refusal.full {
-            metrics.recordRejection()
-            throw APIError.queueFull(retryAfter: configuration.retryAfterSeconds)
-        } catch SynthesisQueue.Refusal.timedOut {
-            metrics.recordTimeout()
-            throw APIError.timeout(after: configuration.requestTimeout)
-        }
+        let permit = try await queue.permit(
+            until: job.deadline, timeout: configuration.requestTimeout, retryAfter: configuration.retryAfterSeconds, metrics: metrics)
         let queueTime = ContinuousClock.now - accepted
         var logger = context.logger
         logger[metadataKey: "vox.voice"] = "\(job.request.voice ?? "default")"

@@ -107,3 +107,19 @@ final class SynthesisQueue: @unchecked Sendable {
         next?.resume()
     }
 }
+
+extension SynthesisQueue {
+    /// A slot for a request of either protocol, HTTP or Wyoming: a refusal is counted in `metrics`
+    /// and becomes the API's answer (429 with `Retry-After` when full, 504 past `deadline`).
+    func permit(until deadline: ContinuousClock.Instant, timeout: Duration, retryAfter: Int, metrics: ServerMetrics) async throws -> Permit {
+        do {
+            return try await acquire(until: deadline)
+        } catch Refusal.full {
+            metrics.recordRejection()
+            throw APIError.queueFull(retryAfter: retryAfter)
+        } catch Refusal.timedOut {
+            metrics.recordTimeout()
+            throw APIError.timeout(after: timeout)
+        }
+    }
+}

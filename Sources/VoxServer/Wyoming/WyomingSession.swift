@@ -27,6 +27,8 @@ final class WyomingSession {
     struct Settings: Sendable {
         var maxTextLength: Int
         var requestTimeout: Duration
+        /// Seconds a busy server tells the client to wait (the HTTP API's `Retry-After`).
+        var retryAfterSeconds = 2
         /// Samples per `audio-chunk` (wyoming-piper sends 1024).
         var samplesPerChunk = 1024
         var segmenter = TextSegmenter()
@@ -169,16 +171,7 @@ final class WyomingSession {
         let accepted = ContinuousClock.now
         let timeout = settings.requestTimeout
         let deadline = accepted + timeout
-        let permit: SynthesisQueue.Permit
-        do {
-            permit = try await queue.acquire(until: deadline)
-        } catch SynthesisQueue.Refusal.full {
-            metrics.recordRejection()
-            throw APIError.queueFull(retryAfter: 2)
-        } catch SynthesisQueue.Refusal.timedOut {
-            metrics.recordTimeout()
-            throw APIError.timeout(after: timeout)
-        }
+        let permit = try await queue.permit(until: deadline, timeout: timeout, retryAfter: settings.retryAfterSeconds, metrics: metrics)
         defer { permit.release() }
 
         let service = self.service
