@@ -27,9 +27,11 @@ let package = Package(
         .systemLibrary(name: "CONNXRuntime", pkgConfig: "onnxruntime"),
         .systemLibrary(name: "CEspeakNG", pkgConfig: "espeak-ng", providers: [.apt(["libespeak-ng-dev"])]),
         .systemLibrary(name: "CAudioIO", pkgConfig: "sndfile", providers: [.apt(["libsndfile1-dev", "libsoxr-dev"])]),
+        // FFmpeg's encoders and muxers, for streamed MP3/Opus/Vorbis/FLAC and for AAC.
+        .systemLibrary(name: "CLibAV", pkgConfig: "libavformat", providers: [.apt(["libavformat-dev", "libavcodec-dev"])]),
 
         .target(name: "VoxCore"),
-        .target(name: "VoxAudio", dependencies: ["VoxCore", "CAudioIO"]),
+        .target(name: "VoxAudio", dependencies: ["VoxCore", "CAudioIO", "CLibAV"]),
         .target(name: "VoxONNX", dependencies: ["VoxCore", "CONNXRuntime"], linkerSettings: [.linkedLibrary("dl")]),
         .target(name: "VoxPhonemizer", dependencies: ["VoxCore", "CEspeakNG"]),
         .target(

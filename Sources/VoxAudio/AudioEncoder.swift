@@ -3,7 +3,8 @@ import Foundation
 import VoxCore
 
 /// Encodes mono audio as WAV, FLAC, Ogg Vorbis, Ogg Opus, MP3 (where libsndfile can write it) or
-/// raw 16-bit PCM, in memory through libsndfile's virtual I/O.
+/// raw 16-bit PCM, in memory through libsndfile's virtual I/O; AAC (ADTS), which libsndfile does
+/// not write, through FFmpeg (`StreamingAudioEncoder`).
 ///
 /// Samples are clipped to [-1, 1] for every format except float32 WAV. Audio holding NaN or
 /// infinite samples is refused, never written. Opus and MP3 accept only some sample rates: other
@@ -27,8 +28,10 @@ public struct AudioEncoder: Sendable {
     /// Rates an MPEG-1/2/2.5 Layer III stream can carry.
     public static let mp3SampleRates = [8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000]
 
-    /// True when this build can write `format`. Only MP3 depends on how libsndfile was built.
+    /// True when this build can write `format`. Only MP3 depends on how libsndfile was built, and
+    /// AAC on FFmpeg's encoder.
     public static func canEncode(_ format: AudioFormat) -> Bool {
+        if format == .aac { return StreamingAudioEncoder.canEncode(.aac) }
         guard let code = soundFileFormat(format, wav: .int16) else { return true }
         var info = SF_INFO()
         info.format = code
@@ -44,7 +47,7 @@ public struct AudioEncoder: Sendable {
         switch format {
         case .opus: supported = opusSampleRates
         case .mp3: supported = mp3SampleRates
-        case .wav, .flac, .ogg, .pcm: return sourceRate
+        case .wav, .flac, .ogg, .pcm, .aac: return sourceRate  // AAC takes every common rate from 7.35 to 96 kHz
         }
         return supported.first { $0 >= sourceRate } ?? supported.last!
     }
@@ -65,6 +68,10 @@ public struct AudioEncoder: Sendable {
         }
         if format == .pcm {
             return PCM16.littleEndianBytes(buffer.samples)
+        }
+        if format == .aac {
+            guard !buffer.isEmpty else { throw VoxError.invalidAudio("There is no audio to encode as aac: the buffer is empty.") }
+            return try StreamingAudioEncoder.encodeWhole(buffer, as: .aac)
         }
         guard Self.canEncode(format), let code = Self.soundFileFormat(format, wav: wavSampleFormat) else {
             throw VoxError(
@@ -131,7 +138,7 @@ public struct AudioEncoder: Sendable {
         case .ogg: code = SF_FORMAT_OGG | SF_FORMAT_VORBIS
         case .opus: code = SF_FORMAT_OGG | SF_FORMAT_OPUS
         case .mp3: code = SF_FORMAT_MPEG | SF_FORMAT_MPEG_LAYER_III
-        case .pcm: return nil
+        case .pcm, .aac: return nil
         }
         return Int32(code)
     }

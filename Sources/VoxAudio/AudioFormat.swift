@@ -13,8 +13,10 @@ public enum AudioFormat: String, Sendable, CaseIterable, Equatable {
     case mp3
     /// Headerless 16-bit little-endian mono PCM.
     case pcm
+    /// AAC-LC in ADTS frames (FFmpeg's native encoder), as OpenAI's `aac`.
+    case aac
 
-    /// Looks a format up by its API name ("wav", "flac", "ogg", "opus", "mp3", "pcm"), ignoring case.
+    /// Looks a format up by its API name ("wav", "flac", "ogg", "opus", "mp3", "pcm", "aac"), ignoring case.
     public init?(name: String) {
         self.init(rawValue: name.lowercased())
     }
@@ -30,6 +32,7 @@ public enum AudioFormat: String, Sendable, CaseIterable, Equatable {
         case "opus": self = .opus
         case "mp3": self = .mp3
         case "pcm", "raw": self = .pcm
+        case "aac", "adts": self = .aac
         default: return nil
         }
     }
@@ -48,6 +51,7 @@ public enum AudioFormat: String, Sendable, CaseIterable, Equatable {
         case .opus: "audio/opus"
         case .mp3: "audio/mpeg"
         case .pcm: "audio/pcm"
+        case .aac: "audio/aac"
         }
     }
 }

@@ -38,8 +38,12 @@ public enum ProcessRunner {
             let data = err.fileHandleForReading.readDataToEndOfFile()
             errors.set(data)
         }
-        if let stdin { input.fileHandleForWriting.write(stdin) }
-        try input.fileHandleForWriting.close()
+        // Written from its own thread: a child that answers while it reads (a decoder) would
+        // otherwise fill the output pipe while this thread waits to write the rest of the input.
+        DispatchQueue.global().async(group: drained) {
+            if let stdin { try? input.fileHandleForWriting.write(contentsOf: stdin) }
+            try? input.fileHandleForWriting.close()
+        }
         let output = out.fileHandleForReading.readDataToEndOfFile()
         drained.wait()
         process.waitUntilExit()

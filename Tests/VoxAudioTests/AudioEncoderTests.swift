@@ -153,8 +153,8 @@ extension AudioEncoderTests {
         case .pcm: #expect(try AudioEncoder().encode(empty, as: format).isEmpty)
         case .wav: #expect(try AudioEncoder().encode(empty, as: format).count == 44)
         case .ogg, .opus: #expect(try AudioEncoder().encode(empty, as: format).prefix(4) == Data("OggS".utf8))
-        case .flac, .mp3:
-            // libsndfile writes these headers only with the first samples: never hand out a 0-byte file.
+        case .flac, .mp3, .aac:
+            // libsndfile (and the AAC path) writes these headers only with the first samples: never hand out a 0-byte file.
             let error = try #require(throws: VoxError.self) { try AudioEncoder().encode(empty, as: format) }
             #expect(error.kind == .invalidAudio)
             #expect(error.message.contains("empty"))

@@ -3,12 +3,12 @@ import VoxAudio
 
 @Suite struct AudioFormatTests {
     @Test func namesAreTheOpenAIResponseFormats() {
-        #expect(AudioFormat.allCases.map(\.name) == ["wav", "flac", "ogg", "opus", "mp3", "pcm"])
+        #expect(AudioFormat.allCases.map(\.name) == ["wav", "flac", "ogg", "opus", "mp3", "pcm", "aac"])
         for format in AudioFormat.allCases {
             #expect(AudioFormat(name: format.name) == format)
             #expect(AudioFormat(name: format.name.uppercased()) == format)
         }
-        #expect(AudioFormat(name: "aac") == nil)
+        #expect(AudioFormat(name: "m4a") == nil)
         #expect(AudioFormat(name: "") == nil)
     }
 
@@ -19,6 +19,7 @@ import VoxAudio
         #expect(AudioFormat.opus.mimeType == "audio/opus")
         #expect(AudioFormat.mp3.mimeType == "audio/mpeg")
         #expect(AudioFormat.pcm.mimeType == "audio/pcm")
+        #expect(AudioFormat.aac.mimeType == "audio/aac")
     }
 
     @Test func fileExtensionsWithOrWithoutDotAndInAnyCase() {
