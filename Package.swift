@@ -26,7 +26,7 @@ let package = Package(
         // only its headers come through pkg-config (written by scripts/setup.sh).
         .systemLibrary(name: "CONNXRuntime", pkgConfig: "onnxruntime"),
         .systemLibrary(name: "CEspeakNG", pkgConfig: "espeak-ng", providers: [.apt(["libespeak-ng-dev"])]),
-        .systemLibrary(name: "CAudioIO", pkgConfig: "sndfile", providers: [.apt(["libsndfile1-dev", "libsoxr-dev"])]),
+        .systemLibrary(name: "CAudioIO", pkgConfig: "sndfile", providers: [.apt(["libsndfile1-dev", "libsoxr-dev", "librubberband-dev"])]),
         // FFmpeg's encoders and muxers, for streamed MP3/Opus/Vorbis/FLAC and for AAC.
         .systemLibrary(name: "CLibAV", pkgConfig: "libavformat", providers: [.apt(["libavformat-dev", "libavcodec-dev"])]),
 

@@ -14,8 +14,9 @@ import VoxCore
 ///   without seeking, so nothing already sent is ever rewritten. A FLAC stream's header therefore
 ///   leaves the total length unknown, as a live FLAC stream does.
 ///
-/// Not thread-safe: one encoder per utterance, used by one task at a time.
-public final class StreamingAudioEncoder {
+/// One encoder per utterance. Thread safety: `lock` serializes `encode` and `finish`, which own
+/// all mutable state (FFmpeg's contexts included), so the encoder may move between tasks.
+public final class StreamingAudioEncoder: @unchecked Sendable {
     /// The rate of `pcm` output (OpenAI's).
     public static let pcmSampleRate = 24_000
 
@@ -24,6 +25,7 @@ public final class StreamingAudioEncoder {
     /// The sample rate the listener receives.
     public let outputRate: Int
     private let libav: LibAVEncoder?
+    private let lock = NSLock()
     private var wroteHeader = false
     private var finished = false
 
@@ -59,6 +61,10 @@ public final class StreamingAudioEncoder {
     /// The bytes `buffer` adds to the stream (possibly none yet: encoders hold back a few
     /// milliseconds). The first call also returns the container's header.
     public func encode(_ buffer: AudioBuffer) throws -> Data {
+        try lock.withLock { try encodeLocked(buffer) }
+    }
+
+    private func encodeLocked(_ buffer: AudioBuffer) throws -> Data {
         guard !finished else { throw VoxError.invalidInput("This audio stream is already finished.") }
         guard buffer.sampleRate == sourceRate else {
             throw VoxError.invalidAudio("This stream was opened at \(sourceRate) Hz; a piece came at \(buffer.sampleRate) Hz.")
@@ -83,6 +89,10 @@ public final class StreamingAudioEncoder {
     /// The stream's tail: what the encoder held back and the container's trailer (a WAV stream
     /// that never got audio gets its header).
     public func finish() throws -> Data {
+        try lock.withLock { try finishLocked() }
+    }
+
+    private func finishLocked() throws -> Data {
         guard !finished else { return Data() }
         finished = true
         switch format {

@@ -5,21 +5,25 @@ public struct SynthesisRequest: Sendable, Equatable {
     public var voice: String?
     /// Speaker id for multi-speaker voices.
     public var speakerID: Int?
-    /// VITS length scale (larger is slower). `speed` divides it.
+    /// VITS length scale (larger is slower): the model's own pace.
     public var lengthScale: Float?
     public var noiseScale: Float?
     public var noiseW: Float?
-    /// OpenAI-style speed (0.25...4); 1 is the voice's natural pace.
+    /// OpenAI-style speed (0.25...4); 1 is the voice's natural pace. Piper time-stretches its
+    /// audio (pitch kept) so that the duration is 1/speed of the natural one.
     public var speed: Float
     /// Reference recording for cloning engines.
     public var reference: VoiceReference?
     /// Seed for engines that sample.
     public var seed: UInt64?
+    /// The engine the caller asked for by name (`piper`, `chatterbox`): a voice another engine
+    /// speaks is refused rather than spoken by that other engine. Nil: whichever speaks the voice.
+    public var engine: String?
 
     public init(
         text: String, voice: String? = nil, speakerID: Int? = nil, lengthScale: Float? = nil,
         noiseScale: Float? = nil, noiseW: Float? = nil, speed: Float = 1, reference: VoiceReference? = nil,
-        seed: UInt64? = nil
+        seed: UInt64? = nil, engine: String? = nil
     ) {
         self.text = text
         self.voice = voice
@@ -30,6 +34,7 @@ public struct SynthesisRequest: Sendable, Equatable {
         self.speed = speed
         self.reference = reference
         self.seed = seed
+        self.engine = engine
     }
 
     /// Longest text a single request may carry.

@@ -26,6 +26,8 @@ public struct VoxError: Error, Sendable, Equatable, CustomStringConvertible {
         case storageFull = "storage_full"
         /// Something that was stored is no longer there (a voice's recording deleted from disk).
         case gone = "gone"
+        /// The voice exists, but the engine that speaks it is not installed on this server.
+        case engineNotInstalled = "engine_not_installed"
     }
 
     public let kind: Kind

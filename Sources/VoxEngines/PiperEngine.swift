@@ -101,7 +101,8 @@ public final class PiperEngine: SpeechSynthesizer {
                         var audio = try await inFlight.removeValue(forKey: i)!.value
                         if i + self.sentenceConcurrency < spoken.count { launch(i + self.sentenceConcurrency) }
                         if i > 0 {
-                            audio.samples.insert(contentsOf: [Float](repeating: 0, count: Int(Self.sentenceSilence * Double(self.voice.sampleRate))), at: 0)
+                            let gap = Self.sentenceSilence / Double(request.speed) * Double(self.voice.sampleRate)
+                            audio.samples.insert(contentsOf: [Float](repeating: 0, count: Int(gap)), at: 0)
                         }
                         continuation.yield(AudioChunk(audio: audio, index: i, text: spoken[i], isLast: i == spoken.count - 1))
                     }
@@ -125,7 +126,7 @@ public final class PiperEngine: SpeechSynthesizer {
             logger.warning("phoneme not in the voice's map; skipped", metadata: ["vox.voice": "\(voice.name)", "vox.phoneme": "\(phoneme.unicodeScalars.map { String($0.value, radix: 16) })"])
         }
         let inference = voice.inference
-        let lengthScale = (request.lengthScale ?? inference.lengthScale) / request.speed
+        let lengthScale = request.lengthScale ?? inference.lengthScale
         var feeds: [String: Tensor] = [
             "input": Tensor(int64: ids, shape: [1, ids.count]),
             "input_lengths": Tensor(int64: [Int64(ids.count)], shape: [1]),
@@ -146,7 +147,13 @@ public final class PiperEngine: SpeechSynthesizer {
             throw VoxError.engineFailure("Piper inference failed for voice \(voice.name): \(error.message)", detail: error.description)
         }
         // Piper's normalisation: peak at full scale, never amplified more than 100×, clamped to ±1.
-        return AudioBuffer(samples: output.floats(), sampleRate: voice.sampleRate).peakNormalized(to: 1, floor: 0.01, clipped: true)
+        let audio = AudioBuffer(samples: output.floats(), sampleRate: voice.sampleRate).peakNormalized(to: 1, floor: 0.01, clipped: true)
+        // `speed` stretches the spoken audio (pitch kept), so duration is exactly 1/speed: the
+        // model's length scale does not scale duration in proportion (each phoneme lasts at least
+        // a frame, pauses barely change), which gave 0.64 of the duration at speed 2.
+        guard request.speed != 1 else { return audio }
+        let speed = Double(request.speed)
+        return try await offload { try TimeStretch.stretch(audio, by: 1 / speed) }
     }
 }
 

@@ -275,7 +275,7 @@ public enum FallbackPolicy {
         guard let vox = error as? VoxError else { return true }
         switch vox.kind {
         case .engineFailure, .invalidModel, .modelNotFound, .unsupported: return true
-        case .invalidInput, .unknownVoice, .invalidAudio, .io, .unavailable, .conflict, .storageFull, .gone: return false
+        case .invalidInput, .unknownVoice, .invalidAudio, .io, .unavailable, .conflict, .storageFull, .gone, .engineNotInstalled: return false
         }
     }
 

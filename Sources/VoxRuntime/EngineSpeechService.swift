@@ -30,7 +30,10 @@ public final class EngineSpeechService: SpeechService {
     /// The service over what `make setup` installed and `configuration.paths` holds.
     public convenience init(configuration: RuntimeConfiguration, warmUpOnStart: Bool, logger: Logger) {
         let factory = SynthesizerFactory(configuration: configuration, phonemizer: EspeakPhonemizer.shared, logger: logger)
-        self.init(factory: factory, registry: VoiceRegistry(paths: configuration.paths, logger: logger), warmUpOnStart: warmUpOnStart, logger: logger)
+        let registry = VoiceRegistry(
+            catalog: VoiceCatalog(paths: configuration.paths), library: VoiceLibrary(paths: configuration.paths, logger: logger),
+            aliases: configuration.voiceAliases)
+        self.init(factory: factory, registry: registry, warmUpOnStart: warmUpOnStart, logger: logger)
     }
 
     public var lifecycleServices: [any Service] { warmUpOnStart ? [WarmUpService(service: self)] : [] }
@@ -76,7 +79,7 @@ public final class EngineSpeechService: SpeechService {
         case .cloned(let cloned):
             guard factory.chatterboxInstalled else {
                 throw VoxError(
-                    .unsupported,
+                    .engineNotInstalled,
                     "'\(cloned.name)' is an uploaded reference voice; speaking it needs the Chatterbox model, which is not installed (see the README). Use a Piper voice from GET /v1/voices.")
             }
             return try await engines.engine(for: ChatterboxEngine.engineID) { try await factory.chatterbox() }
@@ -85,6 +88,10 @@ public final class EngineSpeechService: SpeechService {
 
     public func speak(_ request: SynthesisRequest, streaming: Bool) async throws -> SpeechStream {
         let voice = try await registry.resolve(request.voice)
+        if let wanted = request.engine, wanted != voice.engine {
+            throw VoxError.invalidInput(
+                "The model '\(wanted)' cannot speak '\(voice.name)', a \(voice.engine) voice: leave the model out (or use tts-1), or choose a \(wanted) voice from GET /v1/voices.")
+        }
         let (engine, warm) = try await engine(for: voice)
         var request = request
         let sampleRate: Int
@@ -96,8 +103,36 @@ public final class EngineSpeechService: SpeechService {
             request.voice = nil
             request.reference = try await registry.reference(of: cloned)
             sampleRate = ChatterboxEngine.sampleRate
+            // Chatterbox has no pace control of its own: each streamed chunk is time-stretched
+            // (pitch kept), so the duration is 1/speed as with Piper.
+            if request.speed != 1 {
+                let speed = Double(request.speed)
+                request.speed = 1
+                return SpeechStream(
+                    voice: voice.name, sampleRate: sampleRate, plan: await Self.plan(of: engine), warm: warm,
+                    chunks: Self.stretching(engine.stream(request), by: 1 / speed))
+            }
         }
         return SpeechStream(voice: voice.name, sampleRate: sampleRate, plan: await Self.plan(of: engine), warm: warm, chunks: engine.stream(request))
+    }
+
+    /// `chunks`, each lasting `ratio` times as long.
+    static func stretching(_ chunks: AsyncThrowingStream<AudioChunk, any Error>, by ratio: Double) -> AsyncThrowingStream<AudioChunk, any Error> {
+        AsyncThrowingStream { continuation in
+            let task = Task {
+                do {
+                    for try await var chunk in chunks {
+                        let audio = chunk.audio
+                        chunk.audio = try await offload { try TimeStretch.stretch(audio, by: ratio) }
+                        continuation.yield(chunk)
+                    }
+                    continuation.finish()
+                } catch {
+                    continuation.finish(throwing: error)
+                }
+            }
+            continuation.onTermination = { _ in task.cancel() }
+        }
     }
 
     public func voices() async throws -> [VoiceDescription] {
@@ -115,7 +150,8 @@ public final class EngineSpeechService: SpeechService {
             return VoiceDescription(
                 id: $0.name, kind: .reference, engine: ChatterboxEngine.engineID, language: ChatterboxEngine.language, source: .upload,
                 available: factory.chatterboxInstalled && present,
-                description: present ? "Cloned from an uploaded recording" : "Its recording is missing from the voice library: remove the voice and add it again")
+                description: !present ? "Its recording is missing from the voice library: remove the voice and add it again"
+                    : factory.chatterboxInstalled ? Self.clonedDescription : Self.notSpeakableYet)
         }
         return piper + cloned
     }
@@ -146,8 +182,12 @@ public final class EngineSpeechService: SpeechService {
         let entry = try await registry.add(name: name, data: audio, originalFileName: fileName, replacing: replacing)
         logger.info("voice uploaded", metadata: ["vox.voice": "\(entry.name)", "vox.audio_s": "\(decoded.duration.formatted(decimals: 1))"])
         return VoiceDescription(
-            id: entry.name, kind: .reference, engine: ChatterboxEngine.engineID, sampleRate: decoded.sampleRate, source: .upload, available: cloning)
+            id: entry.name, kind: .reference, engine: ChatterboxEngine.engineID, sampleRate: decoded.sampleRate, language: ChatterboxEngine.language,
+            source: .upload, available: cloning, description: cloning ? Self.clonedDescription : Self.notSpeakableYet)
     }
+
+    static let clonedDescription = "Cloned from an uploaded recording"
+    static let notSpeakableYet = "Stored, not speakable yet: voice cloning needs the Chatterbox model, which is not installed (README, \"Voice cloning with Chatterbox\")"
 
     public func removeVoice(id: String) async throws {
         try await registry.remove(name: id)

@@ -16,6 +16,14 @@ public enum Voice: Sendable, Equatable {
         case .cloned(let voice): voice.name
         }
     }
+
+    /// The engine that speaks it ("piper", "chatterbox"): the names a request's `model` may give.
+    public var engine: String {
+        switch self {
+        case .piper: "piper"
+        case .cloned: ChatterboxEngine.engineID
+        }
+    }
 }
 
 /// Every voice this installation has: the Piper voices in the voice folders and the reference
@@ -29,10 +37,28 @@ public enum Voice: Sendable, Equatable {
 public actor VoiceRegistry {
     public static let defaultVoice = VoiceCatalog.defaultVoice
 
-    /// OpenAI's built-in voice names: a client that sends one (an OpenAI SDK's "alloy") gets the
-    /// default voice, unless a voice of that very name is installed.
-    public static let openAIAliases: [String: String] = Dictionary(
-        uniqueKeysWithValues: ["alloy", "ash", "ballad", "coral", "echo", "fable", "onyx", "nova", "sage", "shimmer", "verse"].map { ($0, defaultVoice) })
+    /// OpenAI's built-in voice names.
+    public static let openAIVoiceNames = ["alloy", "ash", "ballad", "coral", "echo", "fable", "onyx", "nova", "sage", "shimmer", "verse", "marin", "cedar"]
+
+    /// The default alias table: each of OpenAI's voice names stands for the default voice, so a
+    /// client that sends one (an OpenAI SDK's "alloy") is answered, unless a voice of that very
+    /// name is installed. `--voice-alias` and `VOXSERVE_VOICE_ALIASES` change entries.
+    public static let openAIAliases: [String: String] = Dictionary(uniqueKeysWithValues: openAIVoiceNames.map { ($0, defaultVoice) })
+
+    /// Parses `NAME=VOICE` entries (the command line's and `VOXSERVE_VOICE_ALIASES`'s, comma
+    /// separated there) into lowercase alias names and the voices they stand for.
+    public static func parseAliases(_ entries: [String]) throws -> [String: String] {
+        var table: [String: String] = [:]
+        for entry in entries.flatMap({ $0.split(separator: ",") }) {
+            let parts = entry.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard parts.count == 2, VoiceName.isValid(parts[0]), VoiceName.isValid(parts[1]) else {
+                throw VoxError.invalidInput(
+                    "'\(entry.prefix(80))' is not a voice alias: write NAME=VOICE, for example nova=en_US-joe-medium (names of 1–64 characters A–Z a–z 0–9 _ . -).")
+            }
+            table[parts[0].lowercased()] = parts[1]
+        }
+        return table
+    }
 
     public nonisolated let catalog: VoiceCatalog
     public nonisolated let library: VoiceLibrary

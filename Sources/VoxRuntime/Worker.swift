@@ -162,6 +162,7 @@ public enum WorkerWire {
         var noiseW: Float?
         var speed: Float
         var seed: UInt64?
+        var engine: String?
 
         public init(_ r: SynthesisRequest) {
             text = r.text
@@ -172,12 +173,13 @@ public enum WorkerWire {
             noiseW = r.noiseW
             speed = r.speed
             seed = r.seed
+            engine = r.engine
         }
 
         public var synthesisRequest: SynthesisRequest {
             SynthesisRequest(
                 text: text, voice: voice, speakerID: speakerID, lengthScale: lengthScale, noiseScale: noiseScale,
-                noiseW: noiseW, speed: speed, seed: seed)
+                noiseW: noiseW, speed: speed, seed: seed, engine: engine)
         }
     }
 

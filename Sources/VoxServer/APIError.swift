@@ -54,6 +54,7 @@ public struct APIError: Error, HTTPResponseError, Sendable, Equatable, CustomStr
         case insufficientStorage = "insufficient_storage"
         case voiceUnavailable = "voice_unavailable"
         case voiceNotFound = "voice_not_found"
+        case engineNotInstalled = "engine_not_installed"
         }
 
         public var rawValue: String {
@@ -209,4 +210,5 @@ extension APIError.Code {
     public static let insufficientStorage = APIError.Code.known(.insufficientStorage)
     public static let voiceUnavailable = APIError.Code.known(.voiceUnavailable)
     public static let voiceNotFound = APIError.Code.known(.voiceNotFound)
+    public static let engineNotInstalled = APIError.Code.known(.engineNotInstalled)
 }

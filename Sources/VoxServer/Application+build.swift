@@ -76,10 +76,12 @@ func buildRouter(
     system.addRoutes(to: router)
 
     // Wrong methods on known paths get a JSON 405 rather than a 404.
-    let known: [(String, [HTTPRequest.Method])] = [
-        ("/", [.get]), ("/healthz", [.get]), ("/metrics", [.get]), ("/v1/audio/speech", [.post]),
-        ("/v1/models", [.get]), ("/v1/voices", [.get, .post]), ("/v1/voices/{id}", [.delete]),
+    let api: [(String, [HTTPRequest.Method])] = [
+        ("/audio/speech", [.post]), ("/models", [.get]), ("/models/{id}", [.get]), ("/voices", [.get, .post]),
+        ("/voices/{id}", [.delete]), ("/audio/voices", [.get, .post]), ("/audio/voices/{id}", [.delete]),
     ]
+    let known: [(String, [HTTPRequest.Method])] =
+        [("/", [.get]), ("/healthz", [.get]), ("/metrics", [.get])] + api.map { ("/v1" + $0, $1) } + api.map { ($0, $1) }
     for (path, allowed) in known {
         for method in [HTTPRequest.Method.get, .post, .put, .delete, .patch] where !allowed.contains(method) {
             router.on(RouterPath(path), method: method) { request, _ -> Response in
@@ -88,12 +90,17 @@ func buildRouter(
         }
     }
 
-    let api = router.group("v1")
-    if let key = configuration.apiKey {
-        api.add(middleware: APIKeyMiddleware(key: key))
+    // The API under /v1, and again without the prefix: clients configured with a base URL that
+    // lacks it (http://host:8080 rather than …/v1) call /audio/speech and /models.
+    let speech = SpeechController<VoxRequestContext>(service: service, queue: queue, metrics: metrics, configuration: configuration)
+    let voices = VoicesController<VoxRequestContext>(service: service, configuration: configuration)
+    for group in [router.group("v1"), router.group()] {
+        if let key = configuration.apiKey {
+            group.add(middleware: APIKeyMiddleware(key: key))
+        }
+        system.addAPIRoutes(to: group)
+        speech.addRoutes(to: group)
+        voices.addRoutes(to: group)
     }
-    system.addAPIRoutes(to: api)
-    SpeechController(service: service, queue: queue, metrics: metrics, configuration: configuration).addRoutes(to: api)
-    VoicesController(service: service, configuration: configuration).addRoutes(to: api)
     return router
 }

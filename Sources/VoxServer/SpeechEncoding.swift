@@ -5,11 +5,12 @@ import VoxRuntime
 
 /// How `response_format` values become bytes.
 ///
-/// - `wav`, `flac`, `mp3`, `opus` (Ogg Opus), `ogg` (Vorbis): a whole file at the voice's rate
-///   (Opus and MP3 at the nearest rate their codec takes).
+/// - Whole files (`stream: false`): `wav`, `flac`, `mp3`, `opus` (Ogg Opus), `ogg` (Vorbis) through
+///   libsndfile, `aac` (ADTS) through FFmpeg, at the voice's rate (Opus and MP3 at the nearest
+///   rate their codec takes).
 /// - `pcm`: headerless 16-bit little-endian mono at 24 kHz, as OpenAI sends it (resampled).
-/// - Streaming (`stream: true`): `wav` is a 44-byte header whose sizes say "unknown" followed by
-///   16-bit PCM per sentence; `pcm` is the same without a header. Other formats cannot be streamed.
+/// - Streams (the default): `StreamingAudioEncoder`, the same formats and rates; a streamed `wav`
+///   declares an open-ended length.
 enum SpeechEncoding {
     /// OpenAI's `pcm` rate.
     static let pcmSampleRate = 24_000
@@ -19,7 +20,7 @@ enum SpeechEncoding {
 
     static func format(named name: String?) throws -> AudioFormat {
         guard let name else { return defaultFormat }
-        let supported = AudioFormat.allCases.filter { AudioEncoder.canEncode($0) }
+        let supported = AudioFormat.allCases.filter { AudioEncoder.canEncode($0) && StreamingAudioEncoder.canEncode($0) }
         guard let format = AudioFormat(name: name), supported.contains(format) else {
             throw APIError.badRequest(
                 "response_format '\(name.prefix(40))' is not supported; use one of \(supported.map(\.name).joined(separator: ", ")).",
@@ -27,8 +28,6 @@ enum SpeechEncoding {
         }
         return format
     }
-
-    static func canStream(_ format: AudioFormat) -> Bool { format == .wav || format == .pcm }
 
     static func contentType(_ format: AudioFormat) -> String {
         format == .pcm ? "audio/pcm;rate=\(pcmSampleRate);encoding=s16le;channels=1" : format.mimeType
@@ -43,16 +42,6 @@ enum SpeechEncoding {
     static func encode(_ audio: AudioBuffer, as format: AudioFormat) throws -> Data {
         if format == .pcm { return try pcm(audio) }
         return try AudioEncoder().encode(audio, as: format)
-    }
-
-    /// Bytes that start a stream (the WAV header), before the first chunk's audio.
-    static func streamHeader(_ format: AudioFormat, sampleRate: Int) -> Data {
-        format == .wav ? WAVStream.header(sampleRate: sampleRate) : Data()
-    }
-
-    /// One chunk of a stream.
-    static func streamChunk(_ audio: AudioBuffer, as format: AudioFormat) throws -> Data {
-        format == .pcm ? try pcm(audio) : WAVStream.pcm16(audio)
     }
 
     private static func pcm(_ audio: AudioBuffer) throws -> Data {

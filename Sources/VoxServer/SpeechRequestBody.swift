@@ -7,9 +7,15 @@ import VoxRuntime
 struct SpeechRequestBody: Decodable, Sendable {
     var model: String?
     var input: String
-    var voice: String?
+    var voice: RequestVoice?
     var responseFormat: String?
     var speed: Double?
+    /// `audio` (raw bytes, the default) or `sse` (OpenAI's server-sent events).
+    var streamFormat: String?
+    /// OpenAI's voice instructions ("speak cheerfully"): accepted, not applied (no engine here
+    /// takes them); the response says so in `X-Vox-Ignored`.
+    var instructions: String?
+    /// Extension: false buffers the whole file (with Content-Length); the default streams.
     var stream: Bool?
     /// Extensions (not in OpenAI's API).
     var speakerID: Int?
@@ -19,20 +25,22 @@ struct SpeechRequestBody: Decodable, Sendable {
     var seed: UInt64?
 
     enum CodingKeys: String, CodingKey {
-        case model, input, voice, speed, stream, seed
+        case model, input, voice, speed, stream, seed, instructions
         case responseFormat = "response_format"
+        case streamFormat = "stream_format"
         case speakerID = "speaker_id"
         case lengthScale = "length_scale"
         case noiseScale = "noise_scale"
         case noiseW = "noise_w"
     }
 
-    /// The request OpenAI clients send to their default model names; all mean "this server's engine".
-    static let openAIModels: Set<String> = ["tts-1", "tts-1-hd", "gpt-4o-mini-tts"]
+    /// OpenAI's speech model names; each means "the engine that speaks the chosen voice".
+    static let openAIModels = ["tts-1", "tts-1-hd", "gpt-4o-mini-tts", "gpt-4o-mini-tts-2025-03-20", "gpt-4o-mini-tts-2025-12-15"]
 
     /// What each field holds, in words, for error messages.
     static let expectedTypes: [String: String] = [
-        "model": "text", "input": "text", "voice": "text", "response_format": "text", "speed": "a number from 0.25 to 4",
+        "model": "text", "input": "text", "voice": "a voice name, or an object like {\"id\": \"en_US-joe-medium\"}",
+        "response_format": "text", "speed": "a number from 0.25 to 4", "stream_format": "\"audio\" or \"sse\"", "instructions": "text",
         "stream": "true or false", "speaker_id": "a whole number", "length_scale": "a number from 0 to 10",
         "noise_scale": "a number from 0 to 10", "noise_w": "a number from 0 to 10", "seed": "a whole number from 0 up",
     ]
@@ -109,5 +117,26 @@ enum RequestVoiceName {
                 "'\(name.prefix(80))' is not a valid voice name: use 1–64 characters of A–Z a–z 0–9 _ . - (no '..', not starting with '.').",
                 code: .invalidVoiceName, param: field)
         }
+    }
+}
+
+/// `voice` as OpenAI's API takes it: a name, or a custom voice object `{"id": "..."}`.
+struct RequestVoice: Decodable, Sendable, Equatable {
+    var name: String
+
+    init(name: String) { self.name = name }
+
+    enum CodingKeys: String, CodingKey { case id }
+
+    init(from decoder: any Decoder) throws {
+        if let single = try? decoder.singleValueContainer(), let name = try? single.decode(String.self) {
+            self.name = name
+            return
+        }
+        guard let object = try? decoder.container(keyedBy: CodingKeys.self), let id = try? object.decode(String.self, forKey: .id) else {
+            throw DecodingError.typeMismatch(
+                RequestVoice.self, .init(codingPath: decoder.codingPath, debugDescription: "a voice name or an object with an id"))
+        }
+        name = id
     }
 }

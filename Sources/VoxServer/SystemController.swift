@@ -19,6 +19,7 @@ struct SystemController<Context: RequestContext>: Sendable {
 
     func addAPIRoutes(to group: RouterGroup<Context>) {
         group.get("models", use: models)
+        group.get("models/{id}", use: model)
     }
 
     /// The web page shipped in the module's resources (no external resources: it works offline).
@@ -124,7 +125,26 @@ struct SystemController<Context: RequestContext>: Sendable {
         var data: [ModelDescription]
     }
 
+    /// The engines (`piper`, `chatterbox`), then OpenAI's model names, which every client may send
+    /// and which mean "the engine that speaks the chosen voice" (available when any engine is).
+    func allModels() async throws -> [ModelDescription] {
+        let engines = try await service.models()
+        let any = engines.contains(where: \.available)
+        return engines + SpeechRequestBody.openAIModels.map { ModelDescription(id: $0, available: any) }
+    }
+
     @Sendable func models(request: Request, context: Context) async throws -> ModelList {
-        ModelList(data: try await service.models())
+        ModelList(data: try await allModels())
+    }
+
+    /// `GET /v1/models/{id}` (OpenAI's `models.retrieve`).
+    @Sendable func model(request: Request, context: Context) async throws -> Response {
+        let id = try context.parameters.require("id")
+        let models = try await allModels()
+        guard let model = models.first(where: { $0.id == id }) else {
+            throw APIError.notFound(
+                "Unknown model '\(id.prefix(64))'. This server has \(models.map(\.id).joined(separator: ", ")).", code: .modelNotFound)
+        }
+        return try context.responseEncoder.encode(model, from: request, context: context)
     }
 }

@@ -37,6 +37,9 @@ extension VoxError: HTTPResponseError {
             APIError(.init(code: 507, reasonPhrase: "Insufficient Storage"), type: .server, code: .insufficientStorage, message: message)
         case .gone:
             APIError(.gone, type: .invalidRequest, code: .voiceUnavailable, message: message, param: "voice")
+        case .engineNotInstalled:
+            // 422, not 501: the OpenAI SDKs retry every 5xx, and waiting will not install anything.
+            APIError(.unprocessableContent, type: .invalidRequest, code: .engineNotInstalled, message: message, param: "voice")
         }
     }
 }

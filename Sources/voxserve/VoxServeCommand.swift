@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import VoxCore
 import VoxRuntime
 
 @main
@@ -33,12 +34,33 @@ struct EngineOptions: ParsableArguments {
     @Flag(name: .shortAndLong, help: "Log what the engine and optimizer do.")
     var verbose = false
 
+    @Option(
+        name: .customLong("voice-alias"),
+        help: ArgumentHelp(
+            "NAME=VOICE: a name that stands for an installed voice, such as nova=en_US-amy-medium (repeatable; also VOXSERVE_VOICE_ALIASES=\"nova=a,onyx=b\"). OpenAI's voice names stand for the default voice unless changed.",
+            valueName: "name=voice"))
+    var voiceAliases: [String] = []
+
+    func validate() throws {
+        do {
+            _ = try RuntimeConfiguration.environmentAliases(ProcessInfo.processInfo.environment)
+        } catch let error as VoxError {
+            throw ValidationError("VOXSERVE_VOICE_ALIASES: \(error.message)")
+        }
+        do {
+            _ = try VoiceRegistry.parseAliases(voiceAliases)
+        } catch let error as VoxError {
+            throw ValidationError("--voice-alias: \(error.message)")
+        }
+    }
+
     /// The environment's configuration with these flags applied: the optimizer is on unless
     /// --no-optimize or VOXSERVE_OPTIMIZE=0.
     func configuration(warmUp: Bool) -> RuntimeConfiguration {
         var configuration = VoxServeCommand.environmentConfiguration()
         configuration.optimize = configuration.optimize && !noOptimize
         configuration.warmUp = warmUp
+        configuration.voiceAliases.merge((try? VoiceRegistry.parseAliases(voiceAliases)) ?? [:]) { $1 }
         return configuration
     }
 }

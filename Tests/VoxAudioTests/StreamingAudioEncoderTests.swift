@@ -35,6 +35,9 @@ import VoxCore
         let whole = try Self.decode(pieces.reduce(Data(), +), rate: encoder.outputRate, format: format)
         let seconds = Double(whole.count) / Double(encoder.outputRate)
         #expect(abs(seconds - 3) < 0.08, "\(format.name): \(seconds) s decoded, 3 s sent")
+        if format == .flac || format == .wav {
+            #expect(whole.count == 3 * 22050, "\(format.name) is lossless: every sample comes back")
+        }
         // The audio survives: a 0.4 sine has an RMS of 0.283 in every second.
         for second in 0..<3 {
             let slice = whole.dropFirst(second * encoder.outputRate + encoder.outputRate / 4).prefix(encoder.outputRate / 2)
@@ -68,5 +71,28 @@ import VoxCore
         let slack: Double = 2 * 1024 / 22050 + 0.01
         #expect(abs(seconds - 2) < slack)
         #expect(AudioFormat(fileExtension: "aac") == .aac && AudioFormat(name: "AAC") == .aac)
+    }
+}
+
+@Suite struct TimeStretchTests {
+    /// Duration scales exactly; pitch stays (the zero-crossing rate of a sine is its frequency).
+    @Test(arguments: [0.25, 0.5, 2.0, 4.0])
+    func durationScalesAndPitchStays(ratio: Double) throws {
+        let tone = Fixtures.sine(frequency: 300, amplitude: 0.5, seconds: 2, sampleRate: 22050)
+        let stretched = try TimeStretch.stretch(tone, by: ratio)
+        let expected = Double(tone.samples.count) * ratio
+        #expect(abs(Double(stretched.samples.count) - expected) / expected < 0.01, "\(stretched.samples.count) samples for ratio \(ratio)")
+        let middle = stretched.samples.dropFirst(stretched.samples.count / 4).prefix(stretched.samples.count / 2)
+        var crossings = 0
+        for (a, b) in zip(middle, middle.dropFirst()) where (a < 0) != (b < 0) { crossings += 1 }
+        let frequency = Double(crossings) / 2 / (Double(middle.count) / 22050)
+        #expect(abs(frequency - 300) < 15, "pitch moved to \(frequency) Hz at ratio \(ratio)")
+    }
+
+    @Test func refusesRatiosOutsideSpeedsRange() throws {
+        let tone = Fixtures.sine(frequency: 300, seconds: 0.5, sampleRate: 22050)
+        #expect(throws: VoxError.self) { try TimeStretch.stretch(tone, by: 5) }
+        #expect(throws: VoxError.self) { try TimeStretch.stretch(tone, by: .nan) }
+        #expect(try TimeStretch.stretch(tone, by: 1) == tone)
     }
 }

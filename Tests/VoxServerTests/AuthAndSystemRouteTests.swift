@@ -85,7 +85,7 @@ import Testing
 
     @Test func metricsCountRequestsByRouteAndStatusAndExportSynthesisHistograms() async throws {
         try await makeApp().test(.router) { client in
-            _ = try await client.execute(uri: "/v1/audio/speech", method: .post, headers: jsonHeaders, body: json(["input": "Count me.", "response_format": "wav"]))
+            _ = try await client.execute(uri: "/v1/audio/speech", method: .post, headers: jsonHeaders, body: json(["input": "Count me.", "response_format": "wav", "stream": false]))
             _ = try await client.execute(uri: "/v1/audio/speech", method: .post, headers: jsonHeaders, body: json(["input": "Count me.", "voice": "nobody"]))
             _ = try await client.execute(uri: "/nowhere", method: .get)
             let response = try await client.execute(uri: "/metrics", method: .get)

@@ -13,7 +13,7 @@ import VoxCore
         try await makeApp().test(.router) { client in
             try await client.execute(
                 uri: "/v1/audio/speech", method: .post, headers: jsonHeaders,
-                body: json(["model": "piper", "input": text, "voice": "en_US-joe-medium", "response_format": "wav"])
+                body: json(["model": "piper", "input": text, "voice": "en_US-joe-medium", "response_format": "wav", "stream": false])
             ) { response in
                 #expect(response.status == .ok)
                 #expect(response.headers[.contentType] == "audio/wav")
@@ -43,7 +43,7 @@ import VoxCore
         try await makeApp().test(.router) { client in
             let response = try await client.execute(
                 uri: "/v1/audio/speech", method: .post, headers: jsonHeaders,
-                body: json(["input": text, "response_format": "flac"]))
+                body: json(["input": text, "response_format": "flac", "stream": false]))
             #expect(response.status == .ok)
             #expect(response.headers[.contentType] == "audio/flac")
             #expect(response.body.readableBytesView.starts(with: Array("fLaC".utf8)))
@@ -115,8 +115,11 @@ import VoxCore
         (["input": "Hello", "voice": "no-such-voice"], HTTPResponse.Status.notFound, "voice_not_found"),
         (["input": "   ", "voice": "en_US-joe-medium"], .badRequest, "invalid_input"),
         (["input": String(repeating: "a", count: SynthesisRequest.maxTextLength + 1)], .badRequest, "invalid_input"),
-        (["input": "Hello", "response_format": "aac"], .badRequest, "unsupported_response_format"),
-        (["input": "Hello", "response_format": "flac", "stream": true], .badRequest, "unsupported_stream_format"),
+        (["input": "Hello", "response_format": "m4a"], .badRequest, "unsupported_response_format"),
+        (["input": "Hello", "stream_format": "websocket"], .badRequest, "unsupported_stream_format"),
+        (["input": "Hello", "stream_format": "sse", "stream": false], .badRequest, "unsupported_stream_format"),
+        (["input": "Hello", "voice": ["name": "x"]], .badRequest, "invalid_type"),
+        (["input": "Hello", "model": "chatterbox"], .badRequest, "invalid_input"),
         (["input": "Hello", "speed": 9], .badRequest, "invalid_input"),
         (["input": "Hello", "voice": "../../etc/passwd"], .badRequest, "invalid_voice_name"),
         (["input": "Hello", "model": "no-such-model"], .notFound, "model_not_found"),

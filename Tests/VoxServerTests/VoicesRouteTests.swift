@@ -92,6 +92,9 @@ import VoxRuntime
             let added = try JSONDecoder().decode(VoiceDescription.self, from: upload.body.data)
             #expect(added.id == name)
             #expect(added.kind == .reference)
+            // Stored, and listed as not speakable until the cloning model is installed.
+            #expect(added.available == false)
+            #expect(added.description?.contains("Chatterbox") == true)
 
             let again = try await client.execute(
                 uri: "/v1/voices", method: .post, headers: multipartHeaders,
@@ -101,9 +104,13 @@ import VoxRuntime
             let list = try JSONDecoder().decode(VoiceList.self, from: try await client.execute(uri: "/v1/voices", method: .get).body.data)
             #expect(list.data.contains { $0.id == name && $0.kind == .reference })
 
-            // Speaking it needs the cloning engine, which says so instead of pretending.
+            // Speaking it needs the cloning engine, which says so instead of pretending: a 4xx
+            // (the OpenAI SDKs retry 5xx) that names what to install.
             let speak = try await client.execute(uri: "/v1/audio/speech", method: .post, headers: jsonHeaders, body: json(["input": "Hi", "voice": name]))
-            #expect(speak.status == .notImplemented)
+            #expect(speak.status == .unprocessableContent)
+            let refusal = try errorBody(speak)
+            #expect(refusal.code == "engine_not_installed")
+            #expect(refusal.message.contains("Chatterbox"))
 
             let delete = try await client.execute(uri: "/v1/voices/\(name)", method: .delete)
             #expect(delete.status == .ok)
