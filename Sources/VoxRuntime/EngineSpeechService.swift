@@ -117,7 +117,7 @@ public final class EngineSpeechService: SpeechService {
     }
 
     /// `chunks`, each lasting `ratio` times as long.
-    static func stretching(_ chunks: AsyncThrowingStream<AudioChunk, any Error>, by ratio: Double) -> AsyncThrowingStream<AudioChunk, any Error> {
+    public static func stretching(_ chunks: AsyncThrowingStream<AudioChunk, any Error>, by ratio: Double) -> AsyncThrowingStream<AudioChunk, any Error> {
         AsyncThrowingStream { continuation in
             let task = Task {
                 do {

@@ -74,6 +74,8 @@ struct SystemController<Context: RequestContext>: Sendable {
         var loadedVoices: [String]
         var queue: Queue
         var authentication: Bool
+        /// Longest `input` a speech request may carry (the web page's counter reads it).
+        var maxTextLength: Int
 
         enum CodingKeys: String, CodingKey {
             case status, problems, isolation, workers, optimize, plan, queue, authentication
@@ -82,6 +84,7 @@ struct SystemController<Context: RequestContext>: Sendable {
             case workerRestarts = "worker_restarts"
             case defaultVoice = "default_voice"
             case loadedVoices = "loaded_voices"
+            case maxTextLength = "max_text_length"
         }
 
         func encode(to encoder: any Encoder) throws {
@@ -99,6 +102,7 @@ struct SystemController<Context: RequestContext>: Sendable {
             try c.encode(loadedVoices, forKey: .loadedVoices)
             try c.encode(queue, forKey: .queue)
             try c.encode(authentication, forKey: .authentication)
+            try c.encode(maxTextLength, forKey: .maxTextLength)
         }
     }
 
@@ -110,7 +114,7 @@ struct SystemController<Context: RequestContext>: Sendable {
             workerProblem: status.workerProblem, workerRestarts: status.workerRestarts, optimize: status.optimize,
             plan: status.plan, defaultVoice: status.defaultVoice, loadedVoices: status.loadedVoices,
             queue: .init(active: queue.active, waiting: queue.waiting, maxConcurrent: queue.maxConcurrent, maxWaiting: queue.maxWaiting),
-            authentication: configuration.apiKey != nil)
+            authentication: configuration.apiKey != nil, maxTextLength: configuration.maxTextLength)
     }
 
     @Sendable func metricsText(request: Request, context: Context) async throws -> Response {

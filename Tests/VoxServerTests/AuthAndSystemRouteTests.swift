@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import Testing
+import VoxCore
 @testable import VoxServer
 
 @Suite struct AuthRouteTests {
@@ -47,6 +48,7 @@ import Testing
             #expect((body["plan"] as? String)?.isEmpty == false)
             #expect((body["queue"] as? [String: Any])?["max_concurrent"] as? Int == 2)
             #expect(body["authentication"] as? Bool == false)
+            #expect(body["max_text_length"] as? Int == SynthesisRequest.maxTextLength)
         }
     }
 
