@@ -25,10 +25,12 @@ test: setup
 	scripts/test-fixtures.sh
 	$(SWIFT) build --build-tests
 	# Tests keep their voices and caches out of the user's ~/.voxserve. The hostile-input suite
-	# (a server of its own under 170 abusive requests) runs after the others, alone: on 2 cores it
-	# would starve the timing-sensitive live tests.
-	rm -rf $(ROOT)/.build/test-home && VOXSERVE_HOME=$(ROOT)/.build/test-home $(SWIFT) test --skip-build --skip HostileInputTests
+	# (a server of its own under 170 abusive requests) and the fleet suite (PostgreSQL, nginx and two
+	# replicas of its own) run after the others, each alone: on 2 cores they would starve the
+	# timing-sensitive live tests.
+	rm -rf $(ROOT)/.build/test-home && VOXSERVE_HOME=$(ROOT)/.build/test-home $(SWIFT) test --skip-build --skip HostileInputTests --skip FleetTests
 	VOXSERVE_HOME=$(ROOT)/.build/test-home $(SWIFT) test --skip-build --filter HostileInputTests
+	VOXSERVE_HOME=$(ROOT)/.build/test-home $(SWIFT) test --skip-build --filter FleetTests
 	# The web page in headless Chromium (Debian's), as a person uses it; screenshots in .build/webui-screenshots.
 	$(SWIFT) build --product voxserve
 	scripts/webui-check.py --bin $(ROOT)/.build/debug/voxserve --screenshots $(ROOT)/.build/webui-screenshots

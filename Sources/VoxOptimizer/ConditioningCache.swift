@@ -113,34 +113,42 @@ public actor ConditioningCache {
         try await store?.remove(key)
     }
 
-    /// Store, then compute. Runs outside the actor except for the counter updates.
+    /// Store, then compute. Runs outside the actor except for the counter updates. With a store,
+    /// the computation runs under the store's lock for the key (`exclusively`), and looks in the
+    /// store once more first: another process sharing the store may have computed it meanwhile.
     private nonisolated func resolve(
-        _ key: ConditioningKey, compute: @Sendable () async throws -> Conditioning
+        _ key: ConditioningKey, compute: @escaping @Sendable () async throws -> Conditioning
     ) async throws -> Answer {
-        if let store {
-            do {
-                if let stored = try await store.load(key) { return (stored, .diskHit) }
-            } catch {
-                await noteDiscardedEntry()
-                logger.warning(
-                    "Conditioning cache entry unusable; recomputing",
-                    metadata: ["vox.cache.key": "\(key.digest)", "vox.engine": "\(key.engine)", "vox.error": "\(error)"]
-                )
-            }
-        }
-        let computed = try await compute()
-        if let store {
+        guard let store else { return (try await compute(), .miss) }
+        if let stored = await load(key, from: store) { return (stored, .diskHit) }
+        return try await store.exclusively(key) {
+            if let stored = await self.load(key, from: store) { return (stored, .diskHit) }
+            let computed = try await compute()
             do {
                 try await store.save(computed, for: key)
             } catch {
-                await noteDiskWriteFailure()
-                logger.error(
+                await self.noteDiskWriteFailure()
+                self.logger.error(
                     "Cannot write conditioning cache entry; continuing without it",
                     metadata: ["vox.cache.key": "\(key.digest)", "vox.engine": "\(key.engine)", "vox.error": "\(error)"]
                 )
             }
+            return (computed, .miss)
         }
-        return (computed, .miss)
+    }
+
+    /// The store's entry, or nil when it has none or an unusable one (logged, and counted).
+    private nonisolated func load(_ key: ConditioningKey, from store: any ConditioningStore) async -> Conditioning? {
+        do {
+            return try await store.load(key)
+        } catch {
+            await noteDiscardedEntry()
+            logger.warning(
+                "Conditioning cache entry unusable; recomputing",
+                metadata: ["vox.cache.key": "\(key.digest)", "vox.engine": "\(key.engine)", "vox.error": "\(error)"]
+            )
+            return nil
+        }
     }
 
     /// Bookkeeping once a computation or disk read ends, before any waiter resumes.

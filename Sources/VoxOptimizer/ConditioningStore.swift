@@ -19,6 +19,17 @@ public protocol ConditioningStore: Sendable {
 
     /// Entries and bytes held now.
     func usage() async throws -> ConditioningStoreUsage
+
+    /// Runs `body` (look again, else compute and save) while holding `key`'s computation lock,
+    /// for a store that several processes share: a store in PostgreSQL takes an advisory lock, so
+    /// that a fleet computes each conditioning once. The default runs `body` at once.
+    func exclusively<T: Sendable>(_ key: ConditioningKey, _ body: @Sendable () async throws -> T) async throws -> T
+}
+
+extension ConditioningStore {
+    public func exclusively<T: Sendable>(_ key: ConditioningKey, _ body: @Sendable () async throws -> T) async throws -> T {
+        try await body()
+    }
 }
 
 /// How much a ``ConditioningStore`` holds.
@@ -154,9 +165,9 @@ public struct DiskConditioningStore: ConditioningStore {
 /// A reader accepts an entry only when the checksum matches, the format and version are this
 /// build's, the key fields hash to the digest it asked for, and the tensors tile the data
 /// section exactly.
-enum ConditioningFileFormat {
-    static let formatName = "voxserve-conditioning"
-    static let currentVersion = 1
+public enum ConditioningFileFormat {
+    public static let formatName = "voxserve-conditioning"
+    public static let currentVersion = 1
     static let checksumLength = 32
     /// No honest header comes near this; a larger length means the file is not ours.
     static let maxHeaderLength = 16 * 1024 * 1024
@@ -185,7 +196,7 @@ enum ConditioningFileFormat {
 
     /// The bytes of an entry holding `conditioning` for `key`. `version` and `format` exist so that
     /// tests can write an entry of another version; production code uses the defaults.
-    static func encode(
+    public static func encode(
         _ conditioning: Conditioning, for key: ConditioningKey,
         version: Int = currentVersion, format: String = formatName
     ) throws -> Data {
@@ -223,7 +234,7 @@ enum ConditioningFileFormat {
 
     /// The conditioning stored in `bytes`, which must be the entry for `key`. Throws a `VoxError`
     /// whose message is the reason the entry is unusable.
-    static func decode(_ bytes: Data, for key: ConditioningKey) throws -> Conditioning {
+    public static func decode(_ bytes: Data, for key: ConditioningKey) throws -> Conditioning {
         let bytes = bytes.startIndex == 0 ? bytes : bytes.subdata(in: bytes.startIndex..<bytes.endIndex)
         guard bytes.count >= 8 + checksumLength else {
             throw invalid("the file is \(bytes.count) bytes long, shorter than any entry (truncated or empty)")

@@ -17,26 +17,32 @@ public final class EngineSpeechService: SpeechService {
     public let registry: VoiceRegistry
     let warmUpOnStart: Bool
     let logger: Logger
+    /// A fleet's voice library, written through before this replica's own (nil: this one only).
+    let sharedVoices: (any SharedVoiceLibrary)?
+    /// Long-running parts of what was plugged in (a fleet's store and its voice sync).
+    let services: [any Service]
     private let engines = EngineCache()
 
     /// - Parameter warmUpOnStart: build the default voice's engine when the application starts.
-    public init(factory: SynthesizerFactory, registry: VoiceRegistry, warmUpOnStart: Bool = false, logger: Logger) {
+    public init(
+        factory: SynthesizerFactory, registry: VoiceRegistry, warmUpOnStart: Bool = false, logger: Logger,
+        sharedVoices: (any SharedVoiceLibrary)? = nil, services: [any Service] = []
+    ) {
         self.factory = factory
         self.registry = registry
         self.warmUpOnStart = warmUpOnStart
         self.logger = logger
+        self.sharedVoices = sharedVoices
+        self.services = services
     }
 
     /// The service over what `make setup` installed and `configuration.paths` holds.
     public convenience init(configuration: RuntimeConfiguration, warmUpOnStart: Bool, logger: Logger) {
         let factory = SynthesizerFactory(configuration: configuration, phonemizer: EspeakPhonemizer.shared, logger: logger)
-        let registry = VoiceRegistry(
-            catalog: VoiceCatalog(paths: configuration.paths), library: VoiceLibrary(paths: configuration.paths, logger: logger),
-            aliases: configuration.voiceAliases)
-        self.init(factory: factory, registry: registry, warmUpOnStart: warmUpOnStart, logger: logger)
+        self.init(factory: factory, registry: VoiceRegistry(configuration: configuration, logger: logger), warmUpOnStart: warmUpOnStart, logger: logger)
     }
 
-    public var lifecycleServices: [any Service] { warmUpOnStart ? [WarmUpService(service: self)] : [] }
+    public var lifecycleServices: [any Service] { services + (warmUpOnStart ? [WarmUpService(service: self)] : []) }
 
     /// Builds the default voice's engine so that the first request does not pay for it.
     public func warmUp() async throws {
@@ -179,7 +185,11 @@ public final class EngineSpeechService: SpeechService {
         guard decoded.duration >= 1 else {
             throw VoxError.invalidAudio("\(label) holds \(decoded.duration.formatted(decimals: 2)) s of audio; a reference needs at least a second (5–15 s is best).")
         }
-        let entry = try await registry.add(name: name, data: audio, originalFileName: fileName, replacing: replacing)
+        let entry = if let sharedVoices {
+            try await sharedVoices.add(name: name, data: audio, originalFileName: fileName, replacing: replacing)
+        } else {
+            try await registry.add(name: name, data: audio, originalFileName: fileName, replacing: replacing)
+        }
         logger.info("voice uploaded", metadata: ["vox.voice": "\(entry.name)", "vox.audio_s": "\(decoded.duration.formatted(decimals: 1))"])
         return VoiceDescription(
             id: entry.name, kind: .reference, engine: ChatterboxEngine.engineID, sampleRate: decoded.sampleRate, language: ChatterboxEngine.language,
@@ -190,7 +200,11 @@ public final class EngineSpeechService: SpeechService {
     static let notSpeakableYet = "Stored, not speakable yet: voice cloning needs the Chatterbox model, which is not installed (README, \"Voice cloning with Chatterbox\")"
 
     public func removeVoice(id: String) async throws {
-        try await registry.remove(name: id)
+        if let sharedVoices {
+            try await sharedVoices.remove(name: id)
+        } else {
+            try await registry.remove(name: id)
+        }
     }
 
     /// The conditioning cache's counters and what its memory tier holds (no disk listing).
@@ -249,4 +263,11 @@ struct WarmUpService: Service {
         }
         try? await gracefulShutdown()
     }
+}
+
+/// A voice library several replicas share (VoxFleet's, in PostgreSQL), kept in front of this
+/// replica's own: a change is made there first and mirrored here.
+public protocol SharedVoiceLibrary: Sendable {
+    func add(name: String, data: Data, originalFileName: String?, replacing: Bool) async throws -> LibraryVoice
+    func remove(name: String) async throws
 }

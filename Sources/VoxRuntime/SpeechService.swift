@@ -164,13 +164,18 @@ public struct ServiceStatus: Sendable, Codable, Equatable {
         public var evictions: Int
         public var bytes: Int
         public var entries: Int
+        /// Conditionings this process computed (a request that joined one in flight, or found one
+        /// in a store, computed nothing). With a fleet's store, the fleet's sum is the number of
+        /// computations.
+        public var computations: Int
 
-        public init(hits: Int = 0, misses: Int = 0, evictions: Int = 0, bytes: Int = 0, entries: Int = 0) {
+        public init(hits: Int = 0, misses: Int = 0, evictions: Int = 0, bytes: Int = 0, entries: Int = 0, computations: Int = 0) {
             self.hits = hits
             self.misses = misses
             self.evictions = evictions
             self.bytes = bytes
             self.entries = entries
+            self.computations = computations
         }
 
         /// A cache's counters as the status reports them: hits from memory or disk, misses, memory
@@ -178,12 +183,14 @@ public struct ServiceStatus: Sendable, Codable, Equatable {
         public init(_ stats: ConditioningCacheStats) {
             self.init(
                 hits: stats.memoryHits + stats.diskHits, misses: stats.misses + stats.coalescedRequests, evictions: stats.evictions,
-                bytes: stats.memoryBytes, entries: stats.memoryEntries)
+                bytes: stats.memoryBytes, entries: stats.memoryEntries, computations: stats.misses)
         }
 
         /// The sum of two processes' caches (the server's and its workers').
         public static func + (a: Cache, b: Cache) -> Cache {
-            Cache(hits: a.hits + b.hits, misses: a.misses + b.misses, evictions: a.evictions + b.evictions, bytes: a.bytes + b.bytes, entries: a.entries + b.entries)
+            Cache(
+                hits: a.hits + b.hits, misses: a.misses + b.misses, evictions: a.evictions + b.evictions, bytes: a.bytes + b.bytes,
+                entries: a.entries + b.entries, computations: a.computations + b.computations)
         }
     }
 

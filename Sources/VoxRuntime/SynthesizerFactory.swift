@@ -13,17 +13,31 @@ public final class SynthesizerFactory: Sendable {
     private let logger: Logger
     private let hardwareReport = Locked<HardwareReport?>(nil)
     private let prefersGPU = Locked<Bool?>(nil)
-    /// Conditioning computed by cloning engines (memory + `paths.cacheDirectory`), shared by every
-    /// engine this factory builds: it is their `SpeakerConditioningStore`.
+    /// Conditioning computed by cloning engines (memory + `paths.cacheDirectory`, or memory + a
+    /// fleet's shared store), shared by every engine this factory builds: it is their
+    /// `SpeakerConditioningStore`.
     public let conditioningCache: ConditioningCache
-    /// What the caches could not write; the engines work without them.
-    public let cacheHealth = CacheHealth()
+    /// What the caches (and a fleet's shared store) could not do; the engines work without them.
+    public let cacheHealth: CacheHealth
 
-    public init(configuration: RuntimeConfiguration, phonemizer: any Phonemizer, logger: Logger = Logger(label: "vox.factory")) {
+    /// - Parameters:
+    ///   - sharedConditioningStore: the persistent tier behind the memory tier instead of the cache
+    ///     folder (a fleet's PostgreSQL store).
+    ///   - health: where problems are reported (shared with a fleet's store).
+    public init(
+        configuration: RuntimeConfiguration, phonemizer: any Phonemizer, logger: Logger = Logger(label: "vox.factory"),
+        sharedConditioningStore: (any ConditioningStore)? = nil, health: CacheHealth = CacheHealth()
+    ) {
         self.configuration = configuration
         self.phonemizer = phonemizer
         self.logger = logger
-        self.conditioningCache = ConditioningCache(configuration: ConditioningCacheConfiguration(directory: configuration.paths.cacheDirectory), logger: logger)
+        self.cacheHealth = health
+        if let sharedConditioningStore {
+            self.conditioningCache = ConditioningCache(store: sharedConditioningStore, logger: logger)
+        } else {
+            self.conditioningCache = ConditioningCache(
+                configuration: ConditioningCacheConfiguration(directory: configuration.paths.cacheDirectory), logger: logger)
+        }
         if let problem = CacheHealth.writeProblem(in: configuration.paths.cacheDirectory) {
             cacheHealth.report("cache folder", "cannot be written (\(problem)); voices are spoken without the cache")
             logger.warning(

@@ -74,6 +74,13 @@ public actor VoiceRegistry {
         self.aliases = aliases
     }
 
+    /// The registry over `configuration`'s folders, with its alias table.
+    public init(configuration: RuntimeConfiguration, logger: Logger = Logger(label: "voxserve.voices")) {
+        self.init(
+            catalog: VoiceCatalog(paths: configuration.paths), library: VoiceLibrary(paths: configuration.paths, logger: logger),
+            aliases: configuration.voiceAliases)
+    }
+
     public init(paths: VoxPaths, logger: Logger = Logger(label: "voxserve.voices")) {
         self.init(catalog: VoiceCatalog(paths: paths), library: VoiceLibrary(paths: paths, logger: logger))
     }

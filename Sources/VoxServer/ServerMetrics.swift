@@ -85,6 +85,7 @@ final class ServerMetrics: @unchecked Sendable {
         advance("conditioning_cache_hits", help: "Conditioning cache hits.", to: status.cache.hits)
         advance("conditioning_cache_misses", help: "Conditioning cache misses.", to: status.cache.misses)
         advance("conditioning_cache_evictions", help: "Conditioning cache evictions.", to: status.cache.evictions)
+        advance("conditioning_computations", help: "Voice conditionings this server computed (not found in memory, the cache folder or a fleet's store).", to: status.cache.computations)
         advance("cache_write_failures", help: "Cache writes that failed (the server spoke without the cache).", to: status.cacheWriteFailures)
         registry.makeGauge(descriptor: name("degraded", unit: "", help: "1 while /healthz says degraded (see its problems), else 0."), labels: [])
             .set(Double(status.problems.isEmpty ? 0 : 1))

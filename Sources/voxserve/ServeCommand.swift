@@ -4,6 +4,8 @@ import Hummingbird
 import Logging
 import VoxCore
 import VoxRuntime
+import VoxFleet
+import VoxPhonemizer
 import VoxServer
 
 extension Isolation: ExpressibleByArgument {}
@@ -61,6 +63,17 @@ struct ServeCommand: AsyncParsableCommand {
     @Flag(name: .customLong("wyoming-zeroconf"), help: "Announce the Wyoming service over mDNS (needs Debian's avahi-utils and avahi-daemon).")
     var wyomingZeroconf = false
 
+    @Option(
+        name: .customLong("store"),
+        help: "A fleet's shared store: postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=disable|prefer|require] (default: $VOXSERVE_STORE, else this machine's disk). Voices and voice conditioning are shared with every replica that names it.")
+    var store: String?
+
+    @Option(name: .customLong("store-cache-mb"), help: "Most conditioning the shared store keeps, in MiB (least recently used out first; recordings are never evicted).")
+    var storeCacheMB = 2048
+
+    @Option(name: .customLong("store-cache-entries"), help: "Most conditioning entries the shared store keeps (least recently used out first).")
+    var storeCacheEntries = 10_000
+
     @OptionGroup var engine: EngineOptions
 
     func validate() throws {
@@ -73,6 +86,18 @@ struct ServeCommand: AsyncParsableCommand {
         guard (1...100_000).contains(maxConnections) else { throw ValidationError("--max-connections must be 1…100000.") }
         guard (1...3600).contains(idleTimeoutSeconds) else { throw ValidationError("--idle-timeout must be 1…3600 seconds.") }
         if let apiKey, apiKey.isEmpty { throw ValidationError("--api-key must not be empty.") }
+        guard storeCacheMB >= 1 else { throw ValidationError("--store-cache-mb must be at least 1.") }
+        guard storeCacheEntries >= 1 else { throw ValidationError("--store-cache-entries must be at least 1.") }
+        if let url = storeURL {
+            do {
+                _ = try StoreLocation(url)
+            } catch let error as VoxError {
+                throw ValidationError("--store: \(error.message)")
+            }
+            if isolation == .process {
+                throw ValidationError("--store works with --isolation inprocess only (workers keep their own cache).")
+            }
+        }
         if let wyomingPort {
             guard (0...65535).contains(wyomingPort) else { throw ValidationError("--wyoming-port must be 0…65535.") }
             guard wyomingPort != port || wyomingPort == 0 || (wyomingHost ?? host) != host else {
@@ -101,7 +126,26 @@ struct ServeCommand: AsyncParsableCommand {
         let runtime = engine.configuration(warmUp: true)
         let configuration = serverConfiguration(runtime: runtime)
         Self.raiseFileLimit(toHold: configuration.maxConnections, logger: logger)
-        let local = EngineSpeechService(configuration: runtime, warmUpOnStart: configuration.isolation == .inProcess, logger: logger)
+        let local: EngineSpeechService
+        if let url = storeURL {
+            // A replica of a fleet: conditioning's persistent tier and the voice library in PostgreSQL.
+            let health = CacheHealth()
+            let store = FleetStore(
+                location: try StoreLocation(url),
+                limits: FleetStore.Limits(conditioningBytes: storeCacheMB * 1024 * 1024, conditioningEntries: storeCacheEntries),
+                health: health, logger: logger)
+            let factory = SynthesizerFactory(
+                configuration: runtime, phonemizer: EspeakPhonemizer.shared, logger: logger,
+                sharedConditioningStore: store.conditioningStore, health: health)
+            let registry = VoiceRegistry(configuration: runtime, logger: logger)
+            let voices = FleetVoices(store: store, registry: registry, logger: logger)
+            local = EngineSpeechService(
+                factory: factory, registry: registry, warmUpOnStart: true, logger: logger,
+                sharedVoices: voices, services: [FleetService(store: store, voices: voices)])
+            logger.info("sharing voices and conditioning through PostgreSQL", metadata: ["vox.store": "\(store.location.description)"])
+        } else {
+            local = EngineSpeechService(configuration: runtime, warmUpOnStart: configuration.isolation == .inProcess, logger: logger)
+        }
         let service: any SpeechService
         switch configuration.isolation {
         case .inProcess:
@@ -122,6 +166,11 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let app = try buildApplication(configuration: configuration, service: service, logger: logger)
         try await app.runService()
+    }
+
+    /// `--store`, else `VOXSERVE_STORE`.
+    var storeURL: String? {
+        store ?? ProcessInfo.processInfo.environment["VOXSERVE_STORE"].flatMap { $0.isEmpty ? nil : $0 }
     }
 
     static func isLoopback(_ host: String) -> Bool { ["127.0.0.1", "localhost", "::1"].contains(host) }
