@@ -18,8 +18,11 @@ import openai
 from openai import OpenAI, AsyncOpenAI
 
 THREE = "Hello there. This is the second sentence. And here is a third one, a little longer than the others."
-FIVE = ("The first sentence arrives quickly. The second one follows it. A third sentence keeps the stream going. "
-        "The fourth is almost the last. And the fifth sentence ends this paragraph.")
+FIVE = ("The first sentence is short. "
+        "The second sentence is a good deal longer, and it carries on for a while before it reaches its end. "
+        "A third sentence keeps the stream going with a few more clauses, some commas, and a little more to say. "
+        "The fourth sentence is almost the last one, but it too takes its time before it finally stops. "
+        "And the fifth sentence closes this paragraph, having waited patiently for all the others to finish.")
 STILL = {"noise_scale": 0, "noise_w": 0}  # VoxServe's extensions: the same audio every time
 
 
