@@ -33,7 +33,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_CODES = {
     400: {"invalid_input", "invalid_json", "invalid_type", "missing_field", "invalid_voice_name", "invalid_audio",
           "invalid_multipart", "invalid_content_type", "invalid_request", "unsupported_response_format",
-          "unsupported_stream_format"},
+          "unsupported_stream_format", "unsupported"},
     401: {"invalid_api_key"},
     404: {"voice_not_found", "not_found", "model_not_found"},
     422: {"engine_not_installed"},
@@ -1069,6 +1069,59 @@ def _():
     problems = [] if s.status in allowed else [f"the racing request answered {s.short()}"]
     problems += [] if d.status == 200 else [f"DELETE answered {d.short()}"]
     return Outcome(got=f"speech {s.status}, DELETE {d.status}", problems=problems)
+
+
+# --- OpenAI's routes (issue 11) ------------------------------------------------------------------
+
+def openai_upload(fields):
+    boundary, body = multipart(fields)
+    return request("POST", "/v1/audio/voices", body, content_type=f"multipart/form-data; boundary={boundary}")
+
+
+def sample_part():
+    return {"name": "audio_sample", "data": M["ref.wav"], "filename": "sample.wav", "ctype": "audio/wav"}
+
+
+@case("openai.voices_create_without_consent", "uploads", 400, {"missing_field"})
+def _(): return Outcome(openai_upload([{"name": "name", "data": uname("nc")}, sample_part()]))
+
+
+@case("openai.voices_create_prompt_type", "uploads", 400, {"unsupported"})
+def _(): return Outcome(openai_upload([{"name": "name", "data": uname("pr")}, {"name": "type", "data": "prompt"},
+                                       {"name": "consent", "data": "cons_1"}, sample_part()]))
+
+
+@case("openai.voices_create_path_name", "uploads", 400, {"invalid_voice_name"})
+def _(): return Outcome(openai_upload([{"name": "name", "data": "../../etc/passwd"}, {"name": "consent", "data": "cons_1"}, sample_part()]))
+
+
+@case("openai.voices_create_non_audio", "uploads", 400, {"invalid_audio"})
+def _(): return Outcome(openai_upload([{"name": "name", "data": uname("na")}, {"name": "consent", "data": "cons_1"},
+                                       {"name": "audio_sample", "data": os.urandom(50_000), "filename": "x.wav", "ctype": "audio/wav"}]))
+
+
+@case("openai.voices_delete_path_id", "voices", (400, 404), {"invalid_voice_name", "not_found", "voice_not_found"})
+def _(): return Outcome(request("DELETE", "/v1/audio/voices/..%2F..%2Fetc%2Fpasswd"))
+
+
+@case("openai.model_retrieve_unknown", "text", 404, {"model_not_found"})
+def _(): return Outcome(request("GET", "/v1/models/" + "x" * 2000))
+
+
+@case("openai.speech_without_v1_bad_json", "text", 400, {"invalid_json"})
+def _(): return Outcome(request("POST", "/audio/speech", b"{not json", content_type="application/json"))
+
+
+@case("openai.sse_unknown_voice", "text", 404, {"voice_not_found"})
+def _(): return Outcome(speech({"input": SHORT, "voice": "nobody-here", "stream_format": "sse"}))
+
+
+@case("openai.voice_object_without_id", "text", 400, {"invalid_type"})
+def _(): return Outcome(speech({"input": SHORT, "voice": {"name": "x" * 10_000}}))
+
+
+@case("openai.speed_nan_string", "text", 400, {"invalid_type"})
+def _(): return Outcome(speech({"input": SHORT, "speed": "fast"}))
 
 
 # --- uploads -------------------------------------------------------------------------------------
