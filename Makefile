@@ -10,7 +10,7 @@ BIN = $(ROOT)/.build/$(CONFIG)/voxserve
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: setup build run test bench doctor clean webui-test bench-stream bench-throughput soak fuzz
+.PHONY: setup build run test bench doctor clean webui-test bench-stream bench-throughput soak fuzz gpu-check gpu-bundle
 
 setup:
 	@GPU=$(GPU) BENCH=$(BENCH) scripts/setup.sh
@@ -64,3 +64,9 @@ fuzz: setup
 
 clean:
 	rm -rf .build
+
+# The CUDA path end to end on an NVIDIA GPU, in under 8 minutes (builds the release binary and
+# installs the GPU runtime first); prints `GPUCHECK RESULT: PASS` or the failures. Without a GPU:
+# `SKIPPED: no NVIDIA GPU`, exit 0.
+gpu-check:
+	@scripts/gpu-check.sh

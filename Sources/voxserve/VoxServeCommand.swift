@@ -45,6 +45,9 @@ struct EngineOptions: ParsableArguments {
     @Option(help: "Run engines on this provider only: cpu or cuda (default: planned, for Piper measured at warm-up; also VOXSERVE_PROVIDER). Forcing cuda where CUDA cannot run is an error.")
     var provider: ExecutionProvider?
 
+    @Option(help: "Use this precision variant wherever a graph ships it: fp32, fp16, bf16, int8, q4, q4f16 (default: planned).")
+    var precision: ModelPrecision?
+
     @Option(
         name: .customLong("gpu-memory-limit"),
         help: ArgumentHelp("The most GPU memory VoxServe may use, all engines and worker processes together: 6G, 512M (default: what is free; also VOXSERVE_GPU_MEMORY_LIMIT).", valueName: "size"))
@@ -86,6 +89,7 @@ struct EngineOptions: ParsableArguments {
         configuration.warmUp = warmUp
         configuration.voiceAliases.merge((try? VoiceRegistry.parseAliases(voiceAliases)) ?? [:]) { $1 }
         if let provider { configuration.overrides.provider = provider }
+        if let precision { configuration.overrides.precision = precision }
         if let limit = gpuMemoryLimit.flatMap(RuntimeConfiguration.parseByteSize) { configuration.overrides.gpuMemoryLimitBytes = limit }
         if let gpuEngines { configuration.overrides.enginesSharingGPU = gpuEngines }
         return configuration
@@ -95,9 +99,16 @@ struct EngineOptions: ParsableArguments {
     func workerArguments(engines: Int) -> [String] {
         var arguments: [String] = []
         if let provider { arguments += ["--provider", provider.rawValue] }
+        if let precision { arguments += ["--precision", precision.rawValue] }
         if let gpuMemoryLimit { arguments += ["--gpu-memory-limit", gpuMemoryLimit] }
         arguments += ["--gpu-engines", String(engines)]
         return arguments
+    }
+}
+
+extension ModelPrecision: ExpressibleByArgument {
+    public init?(argument: String) {
+        self.init(rawValue: argument.lowercased())
     }
 }
 
