@@ -70,3 +70,8 @@ clean:
 # `SKIPPED: no NVIDIA GPU`, exit 0.
 gpu-check:
 	@scripts/gpu-check.sh
+
+# A self-contained bundle for `make gpu-check` on a bare GPU machine (no Swift, no packages), split
+# into parts of at most 64 MiB in gpu-bundle/ (BUNDLE_CUDA=1 also carries the pinned CUDA/cuDNN).
+gpu-bundle: setup
+	SWIFT=$(SWIFT) BUNDLE_CUDA=$(BUNDLE_CUDA) scripts/gpu-bundle.sh

@@ -12,6 +12,7 @@
 #   VOXSERVE_DEPS  setup's folder (default: .deps, or the bundle's)
 set -uo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
+export GPUCHECK_T0="${GPUCHECK_T0:-$(date +%s)}"
 
 have_gpu() {
   if command -v nvidia-smi >/dev/null 2>&1; then
@@ -45,5 +46,17 @@ if [ -z "${VOXSERVE_BIN:-}" ]; then
   if [ ! -x "$VOXSERVE_BIN" ] || [ "${GPUCHECK_BUILD:-1}" = "1" ]; then
     (cd "$ROOT" && make --no-print-directory build CONFIG=release GPU=1) || { echo "GPUCHECK RESULT: FAIL (the release build failed)"; exit 1; }
   fi
+fi
+: "${VOXSERVE_DEPS:?set VOXSERVE_DEPS}"
+# The full-size Chatterbox stand-ins (about 2 GB), made once where numpy and onnx are at hand.
+STANDIN="$VOXSERVE_DEPS/test-models/chatterbox-standin"
+if [ ! -d "$STANDIN" ] && [ -f "$HERE/make_chatterbox_standin.py" ]; then
+  for py in "$VOXSERVE_DEPS/venv/bin/python" python3; do
+    if "$py" -c 'import numpy, onnx' 2>/dev/null; then
+      echo "gpu-check: generating the full-size Chatterbox stand-in graphs"
+      timeout 120 "$py" "$HERE/make_chatterbox_standin.py" "$STANDIN" || rm -rf "$STANDIN"
+      break
+    fi
+  done
 fi
 exec python3 "$HERE/gpu_check.py" --bin "$VOXSERVE_BIN" --deps "${VOXSERVE_DEPS:?set VOXSERVE_DEPS}"

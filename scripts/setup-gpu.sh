@@ -16,7 +16,15 @@
 # once unpacked (KEEP_WHEELS=1 keeps them). Idempotent: a second run only checks the stamp.
 #
 # Called by scripts/setup.sh when GPU=1 (`make setup GPU=1`); never by `make test`.
+#
+# `setup-gpu.sh --ort-only DIR` installs only ONNX Runtime's GPU libraries (lib/), versions.txt and
+# cuda-architectures.txt into DIR, for `make gpu-bundle`, whose bundle uses the GPU machine's own
+# CUDA and cuDNN unless asked to carry the pinned ones.
 set -euo pipefail
+ORT_ONLY=""
+if [ "${1:-}" = "--ort-only" ]; then
+  ORT_ONLY="${2:?--ort-only needs a folder}"
+fi
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 DEPS="${VOXSERVE_DEPS:-$ROOT/.deps}"
@@ -99,6 +107,27 @@ read_architectures() {
   log "the CUDA provider carries: $found"
 }
 
+# Unpacks ONNX Runtime's GPU libraries from the wheel into $1/lib.
+unpack_ort() {
+  read -r _ file _ <<<"${WHEELS[0]}"
+  mkdir -p "$1/lib"
+  unzip -q -j -o "$DL/$file" \
+    "onnxruntime/capi/libonnxruntime.so.$ORT_GPU_VERSION" \
+    "onnxruntime/capi/libonnxruntime_providers_cuda.so" \
+    "onnxruntime/capi/libonnxruntime_providers_shared.so" -d "$1/lib"
+  ln -sf "libonnxruntime.so.$ORT_GPU_VERSION" "$1/lib/libonnxruntime.so.1"
+  ln -sf "libonnxruntime.so.1" "$1/lib/libonnxruntime.so"
+}
+
+if [ -n "$ORT_ONLY" ]; then
+  mkdir -p "$DL" "$ORT_ONLY"
+  fetch "${WHEELS[0]}"
+  unpack_ort "$ORT_ONLY"
+  echo "${WHEELS[0]%% *}" > "$ORT_ONLY/versions.txt"
+  read_architectures "$ORT_ONLY"
+  exit 0
+fi
+
 # Installed with these pins and nothing deleted since: done (reading the architectures once for an
 # install made before setup read them).
 if [ -f "$STAMP" ]; then
@@ -124,12 +153,7 @@ for entry in "${WHEELS[@]}"; do
   log "unpacking $spec"
   case "$spec" in
     onnxruntime-gpu==*)
-      unzip -q -j -o "$DL/$file" \
-        "onnxruntime/capi/libonnxruntime.so.$ORT_GPU_VERSION" \
-        "onnxruntime/capi/libonnxruntime_providers_cuda.so" \
-        "onnxruntime/capi/libonnxruntime_providers_shared.so" -d "$TMP/lib"
-      ln -sf "libonnxruntime.so.$ORT_GPU_VERSION" "$TMP/lib/libonnxruntime.so.1"
-      ln -sf "libonnxruntime.so.1" "$TMP/lib/libonnxruntime.so"
+      unpack_ort "$TMP"
       ;;
     *)
       # Keep the wheels' layout (nvidia/cu13/lib, nvidia/cudnn/lib): cuDNN's sub-libraries find

@@ -100,3 +100,16 @@ private func fixture(_ name: String) throws -> String {
         #expect(error?.message.contains("GPU memory") == true)
     }
 }
+
+/// The bundle's run script links the machine's CUDA libraries where VoxONNX preloads them from: its
+/// list must be VoxONNX's, in the same folders.
+@Suite struct GPUBundleScriptTests {
+    @Test func theBundleLinksExactlyTheLibrariesVoxONNXPreloads() throws {
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("scripts/gpu-bundle-run.sh")
+        let text = try String(contentsOf: script, encoding: .utf8)
+        let line = try #require(text.split(separator: "\n").first { $0.hasPrefix("SONAMES=") })
+        let listed = line.dropFirst("SONAMES=\"".count).dropLast().split(separator: " ").map(String.init)
+        #expect(listed == CUDALibraries.loadOrder.map { "\($0.folder)/\($0.soname)" })
+    }
+}
