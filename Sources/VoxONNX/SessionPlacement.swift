@@ -111,6 +111,14 @@ final class ONNXLogCollector: @unchecked Sendable {
     private var next = 0
     private var open: [String: [String]] = [:]
 
+    /// True while some session is being recorded: below ERROR, nothing else is wanted, so the
+    /// callback returns before converting any text (recorded sessions keep logging at VERBOSE).
+    var isRecording: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return !open.isEmpty
+    }
+
     /// A new log id whose lines are kept until `end`.
     func begin() -> String {
         lock.lock()
@@ -142,6 +150,7 @@ final class ONNXLogCollector: @unchecked Sendable {
 
     /// The C callback given to `CreateEnvWithCustomLogger`.
     static let callback: OrtLoggingFunction = { _, severity, _, logID, location, message in
+        if Int(severity.rawValue) < 3, !ONNXLogCollector.shared.isRecording { return }
         ONNXLogCollector.shared.receive(
             severity: Int(severity.rawValue), logID: logID.map { String(cString: $0) } ?? "",
             location: location.map { String(cString: $0) } ?? "", message: message.map { String(cString: $0) } ?? "")
