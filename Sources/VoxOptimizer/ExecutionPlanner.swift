@@ -198,6 +198,7 @@ public struct ExecutionPlanner: Sendable {
         if provider == .cuda {
             cudnn = .heuristic
             reasons.append("cuDNN convolution algorithms chosen by heuristic: the default exhaustive search benchmarks every new input shape, and TTS shapes change with every sentence.")
+            reasons.append("Node placement recorded at load (ONNX Runtime's placement log): the report and doctor show how many nodes run on CUDA and on the CPU, and the Memcpy nodes between them.")
         }
         switch inventory.kind {
         case .tokens:

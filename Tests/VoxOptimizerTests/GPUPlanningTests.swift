@@ -213,6 +213,8 @@ private func machine(_ name: String, _ major: Int, _ minor: Int, gib: UInt64 = 8
         #expect(entry.provider == .cuda)
         #expect(!entry.components.contains { $0.cudaGraph })
         #expect(entry.reasons.contains { $0.contains("language_model: no CUDA graph") && $0.contains("preallocated to the maximum length") })
+        #expect(entry.reasons.contains { $0.contains("Node placement recorded at load") })
+        #expect(!(plan.entries.last?.reasons.contains { $0.contains("Node placement") } ?? true), "CPU entries record nothing")
     }
 }
 
