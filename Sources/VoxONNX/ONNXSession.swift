@@ -14,6 +14,8 @@ public final class ONNXSession: @unchecked Sendable {
     public let options: SessionOptions
     /// Custom metadata stored in the model (producer-defined key/value pairs).
     public let metadata: [String: String]
+    /// Where ONNX Runtime placed the nodes, when `options.recordPlacement` asked for it.
+    public let placement: SessionPlacement?
     private let session: OpaquePointer
     /// The `OrtSession` handle, for `ONNXIOBinding`.
     var handle: OpaquePointer { session }
@@ -29,7 +31,25 @@ public final class ONNXSession: @unchecked Sendable {
         try Self.apply(options, to: so!, runtime: runtime)
 
         var session: OpaquePointer?
-        try runtime.check(api.CreateSession(runtime.env, modelPath, so, &session))
+        var recorded: SessionPlacement?
+        if options.recordPlacement {
+            // The session logs its creation at VERBOSE under its own id, which the collector keeps.
+            let logID = ONNXLogCollector.shared.begin()
+            var failure: Error?
+            do {
+                try runtime.check(api.SetSessionLogId(so, logID))
+                try runtime.check(api.SetSessionLogSeverityLevel(so, 0))
+                try runtime.check(api.CreateSession(runtime.env, modelPath, so, &session))
+            } catch {
+                failure = error
+            }
+            let lines = ONNXLogCollector.shared.end(logID)
+            if let failure { throw failure }
+            recorded = SessionPlacement.parse(lines)
+        } else {
+            try runtime.check(api.CreateSession(runtime.env, modelPath, so, &session))
+        }
+        self.placement = recorded
         self.runtime = runtime
         self.session = session!
         self.modelPath = modelPath
@@ -195,14 +215,9 @@ public final class ONNXSession: @unchecked Sendable {
             var cuda: OpaquePointer?
             try runtime.check(api.CreateCUDAProviderOptions(&cuda))
             defer { api.ReleaseCUDAProviderOptions(cuda) }
-            let pairs: [(String, String)] = [
-                ("device_id", String(options.deviceID)),
-                ("cudnn_conv_algo_search", options.cudnnConvAlgoSearch.rawValue),
-                ("do_copy_in_default_stream", "1"),
-                ("enable_cuda_graph", options.cudaGraph ? "1" : "0"),
-            ]
-            let keys = pairs.map { strdup($0.0) }
-            let values = pairs.map { strdup($0.1) }
+            let pairs = options.cudaProviderOptions
+            let keys = pairs.map { strdup($0.key) }
+            let values = pairs.map { strdup($0.value) }
             defer { (keys + values).forEach { free($0) } }
             try keys.map { UnsafePointer($0) }.withUnsafeBufferPointer { k in
                 try values.map { UnsafePointer($0) }.withUnsafeBufferPointer { v in

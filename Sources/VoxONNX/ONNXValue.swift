@@ -14,6 +14,9 @@ import Foundation
 public final class ONNXValue: @unchecked Sendable {
     public let elementType: TensorElementType
     public let shape: [Int]
+    /// True when the data is in GPU memory (an output bound to CUDA): the host cannot read it, so
+    /// `tensor()` refuses instead of reading a device address.
+    public let isOnDevice: Bool
     let handle: OpaquePointer
     private let runtime: ONNXRuntime
     /// The session whose run produced this value, kept alive for as long as the value is, so its
@@ -45,13 +48,24 @@ public final class ONNXValue: @unchecked Sendable {
     }
 
     /// Takes ownership of `handle` (released in `deinit`, or here when it is not a tensor).
-    init(taking handle: OpaquePointer, runtime: ONNXRuntime, producer: AnyObject?) throws {
+    /// `onDevice` overrides where ONNX Runtime says the data is (tests without a GPU).
+    init(taking handle: OpaquePointer, runtime: ONNXRuntime, producer: AnyObject?, onDevice: Bool? = nil) throws {
         let api = runtime.api.pointee
         do {
             var info: OpaquePointer?
             try runtime.check(api.GetTensorTypeAndShape(handle, &info))
             defer { api.ReleaseTensorTypeAndShapeInfo(info) }
             (elementType, shape) = try Self.typeAndShape(info!, runtime: runtime)
+            if let onDevice {
+                isOnDevice = onDevice
+            } else {
+                // The memory info belongs to the value: not released here.
+                var memory: OpaquePointer?
+                try runtime.check(api.GetTensorMemoryInfo(handle, &memory))
+                var device = OrtMemoryInfoDeviceType_CPU
+                if let memory { api.MemoryInfoGetDeviceType(memory, &device) }
+                isOnDevice = device != OrtMemoryInfoDeviceType_CPU
+            }
         } catch {
             api.ReleaseValue(handle)
             throw error
@@ -67,8 +81,13 @@ public final class ONNXValue: @unchecked Sendable {
 
     public var count: Int { shape.reduce(1, *) }
 
-    /// A copy of the values in Swift.
+    /// A copy of the values in Swift. Throws for a value in GPU memory: bind the output to the host
+    /// (`ONNXIOBinding.bind(output:on: .cpu)`) to read it.
     public func tensor() throws -> Tensor {
+        guard !isOnDevice else {
+            throw ONNXRuntimeError(
+                code: 1, message: "a tensor of shape \(shape) is in GPU memory and cannot be read from the host; bind that output to the CPU to read it")
+        }
         let byteCount = count * elementType.size
         guard byteCount > 0 else { return Tensor(elementType: elementType, shape: shape, bytes: Data()) }
         var data: UnsafeMutableRawPointer?

@@ -36,6 +36,16 @@ public enum CUDNNConvAlgoSearch: String, Sendable, Hashable, Codable, CaseIterab
     public var description: String { rawValue }
 }
 
+/// How the CUDA provider's memory arena grows (`arena_extend_strategy`).
+public enum ArenaExtendStrategy: String, Sendable, Hashable, Codable, CaseIterable, CustomStringConvertible {
+    /// ONNX Runtime's default: double the arena each time it is short, which overshoots a limit.
+    case nextPowerOfTwo = "kNextPowerOfTwo"
+    /// Grow by what was asked for: slower to grow, never far past what is used.
+    case sameAsRequested = "kSameAsRequested"
+
+    public var description: String { rawValue }
+}
+
 /// How an ONNX Runtime session is created. Every field has a default.
 public struct SessionOptions: Sendable, Equatable, Codable {
     /// Threads used inside one operator; 0 lets ONNX Runtime choose.
@@ -53,12 +63,24 @@ public struct SessionOptions: Sendable, Equatable, Codable {
     public var cudnnConvAlgoSearch: CUDNNConvAlgoSearch
     /// Extra `AddSessionConfigEntry` pairs.
     public var configEntries: [String: String]
+    /// CUDA: the most memory the session's arena may hold (`gpu_mem_limit`); nil: no limit.
+    public var gpuMemoryLimitBytes: UInt64?
+    /// CUDA: how the arena grows.
+    public var arenaExtendStrategy: ArenaExtendStrategy
+    /// Log the session's creation at VERBOSE into a collector and keep where ONNX Runtime placed
+    /// its nodes (`ONNXSession.placement`): which provider runs how many nodes, and the Memcpy
+    /// nodes it added between them. Costs some logging at load; the plan turns it on for CUDA.
+    public var recordPlacement: Bool
 
     public init(
         intraOpThreads: Int = 0, interOpThreads: Int = 1, graphOptimizationLevel: GraphOptimizationLevel = .all,
         optimizedModelPath: String? = nil, provider: ExecutionProvider = .cpu, deviceID: Int = 0, cudaGraph: Bool = false,
-        cudnnConvAlgoSearch: CUDNNConvAlgoSearch = .heuristic, configEntries: [String: String] = [:]
+        cudnnConvAlgoSearch: CUDNNConvAlgoSearch = .heuristic, configEntries: [String: String] = [:], gpuMemoryLimitBytes: UInt64? = nil,
+        arenaExtendStrategy: ArenaExtendStrategy = .sameAsRequested, recordPlacement: Bool = false
     ) {
+        self.gpuMemoryLimitBytes = gpuMemoryLimitBytes
+        self.arenaExtendStrategy = arenaExtendStrategy
+        self.recordPlacement = recordPlacement
         self.intraOpThreads = intraOpThreads
         self.interOpThreads = interOpThreads
         self.graphOptimizationLevel = graphOptimizationLevel
@@ -68,5 +90,20 @@ public struct SessionOptions: Sendable, Equatable, Codable {
         self.cudaGraph = cudaGraph
         self.cudnnConvAlgoSearch = cudnnConvAlgoSearch
         self.configEntries = configEntries
+    }
+}
+
+extension SessionOptions {
+    /// The key/value pairs given to the CUDA provider (`UpdateCUDAProviderOptions`), in order.
+    public var cudaProviderOptions: [(key: String, value: String)] {
+        var pairs: [(key: String, value: String)] = [
+            ("device_id", String(deviceID)),
+            ("cudnn_conv_algo_search", cudnnConvAlgoSearch.rawValue),
+            ("do_copy_in_default_stream", "1"),
+            ("enable_cuda_graph", cudaGraph ? "1" : "0"),
+            ("arena_extend_strategy", arenaExtendStrategy.rawValue),
+        ]
+        if let limit = gpuMemoryLimitBytes { pairs.append(("gpu_mem_limit", String(limit))) }
+        return pairs
     }
 }

@@ -9,11 +9,17 @@ public struct ExecutionPlan: Sendable, Equatable, Codable {
     public var entries: [PlanEntry]
     /// Why the plan looks as it does as a whole (why CUDA or not, which CPU features matter).
     public var reasons: [String]
+    /// Entries (indices) whose speed is measured against each other at warm-up, the fastest then
+    /// running first; nil when the order stands as planned. Set for Piper when CUDA and the CPU are
+    /// both planned and the user forced neither: VITS on short sentences is often faster on the CPU
+    /// than on a GPU, and only a measurement on this machine tells.
+    public var measuredAtWarmUp: [Int]?
 
-    public init(model: String, entries: [PlanEntry], reasons: [String]) {
+    public init(model: String, entries: [PlanEntry], reasons: [String], measuredAtWarmUp: [Int]? = nil) {
         self.model = model
         self.entries = entries
         self.reasons = reasons
+        self.measuredAtWarmUp = measuredAtWarmUp
     }
 
     public var primary: PlanEntry? { entries.first }
@@ -71,6 +77,10 @@ public struct PlanEntry: Sendable, Equatable, Codable {
         components.first { $0.name == component }?.cudaGraph ?? false
     }
 
+    public func gpuMemoryLimit(for component: ModelComponentID) -> UInt64? {
+        components.first { $0.name == component }?.gpuMemoryLimitBytes
+    }
+
     /// True when every component runs in fp32.
     public var isFullPrecision: Bool { components.allSatisfy { $0.precision == .fp32 } }
 
@@ -89,11 +99,15 @@ public struct ComponentPlan: Sendable, Equatable, Codable {
     public var precision: ModelPrecision
     /// Capture the graph once and replay it (ORT CUDA `enable_cuda_graph`); only for static shapes on CUDA.
     public var cudaGraph: Bool
+    /// CUDA only: the most GPU memory this graph's session may take (its arena's `gpu_mem_limit`),
+    /// its share of the plan's GPU memory budget; nil on CPU.
+    public var gpuMemoryLimitBytes: UInt64?
 
-    public init(name: ModelComponentID, precision: ModelPrecision, cudaGraph: Bool = false) {
+    public init(name: ModelComponentID, precision: ModelPrecision, cudaGraph: Bool = false, gpuMemoryLimitBytes: UInt64? = nil) {
         self.name = name
         self.precision = precision
         self.cudaGraph = cudaGraph
+        self.gpuMemoryLimitBytes = gpuMemoryLimitBytes
     }
 }
 
@@ -123,8 +137,9 @@ public struct ChunkingPolicy: Sendable, Equatable, Codable {
 
 /// What the user forced (CLI flags, configuration). Every field defaults to "let the planner decide".
 public struct PlanOverrides: Sendable, Equatable, Codable {
-    /// Run only on this provider (the final CPU fp32 safety entry stays). Forcing CUDA where it
-    /// cannot work is an error, not a silent CPU plan.
+    /// Run only on this provider (`--provider cpu|cuda`; the final CPU fp32 safety entry stays).
+    /// Forcing CUDA where it cannot work is an error, not a silent CPU plan. Forcing either also
+    /// turns off the warm-up measurement between them.
     public var provider: ExecutionProvider?
     /// Use this precision wherever a component ships it.
     public var precision: ModelPrecision?
@@ -133,12 +148,17 @@ public struct PlanOverrides: Sendable, Equatable, Codable {
     /// Turn graph optimization, the optimized-model cache and CUDA graphs off (for debugging a model
     /// that an optimization breaks).
     public var disableOptimizations: Bool
-    /// Use this GPU (NVML index) instead of the best one.
+    /// Use this GPU (NVML index, as nvidia-smi numbers it) instead of the best one.
     public var deviceIndex: Int?
+    /// The most GPU memory VoxServe may use on the card, all engines and worker processes together
+    /// (`--gpu-memory-limit`, `VOXSERVE_GPU_MEMORY_LIMIT`); nil: the memory free when probed.
+    public var gpuMemoryLimitBytes: UInt64?
+    /// How many engines share that budget (worker processes × models loaded in each); nil means 1.
+    public var enginesSharingGPU: Int?
 
     public init(
         provider: ExecutionProvider? = nil, precision: ModelPrecision? = nil, intraOpThreads: Int? = nil, interOpThreads: Int? = nil,
-        disableOptimizations: Bool = false, deviceIndex: Int? = nil
+        disableOptimizations: Bool = false, deviceIndex: Int? = nil, gpuMemoryLimitBytes: UInt64? = nil, enginesSharingGPU: Int? = nil
     ) {
         self.provider = provider
         self.precision = precision
@@ -146,6 +166,8 @@ public struct PlanOverrides: Sendable, Equatable, Codable {
         self.interOpThreads = interOpThreads
         self.disableOptimizations = disableOptimizations
         self.deviceIndex = deviceIndex
+        self.gpuMemoryLimitBytes = gpuMemoryLimitBytes
+        self.enginesSharingGPU = enginesSharingGPU
     }
 }
 

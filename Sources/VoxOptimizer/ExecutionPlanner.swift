@@ -40,11 +40,13 @@ public struct ExecutionPlanner: Sendable {
             let (order, orderReason) = overrides.precision.map { ([$0], "precision \($0) forced by the user") }
                 ?? Self.gpuPrecisionOrder(device.computeCapability)
             planReasons.append("CUDA precision order \(order.map(\.rawValue).joined(separator: " → ")): \(orderReason).")
-            let budget = device.memoryFreeBytes
+            let (budget, budgetReason) = Self.gpuMemoryBudget(device: device, overrides: overrides)
+            planReasons.append(budgetReason)
             for tier in order {
-                let entry = makeEntry(provider: .cuda, device: device, tier: tier, order: order, hardware: hardware, inventory: inventory, overrides: overrides)
+                var entry = makeEntry(provider: .cuda, device: device, tier: tier, order: order, hardware: hardware, inventory: inventory, overrides: overrides)
+                Self.limitGPUMemory(&entry, budget: budget, inventory: inventory)
                 if let required = Self.estimatedBytes(entry, inventory), required > budget {
-                    planReasons.append("CUDA \(tier) skipped: about \(Self.gib(required)) needed, \(Self.gib(budget)) free on \(device.name).")
+                    planReasons.append("CUDA \(tier) skipped: about \(Self.gib(required)) needed, \(Self.gib(budget)) budgeted on \(device.name).")
                     continue
                 }
                 entries.append(entry)
@@ -52,10 +54,11 @@ public struct ExecutionPlanner: Sendable {
             if entries.isEmpty && overrides.precision == nil {
                 // Nothing fits at full or half precision: 4-bit weights are the way to stay on the GPU.
                 for tier in Self.gpuMemorySavingOrder(device.computeCapability) {
-                    let entry = makeEntry(provider: .cuda, device: device, tier: tier, order: [tier], hardware: hardware, inventory: inventory, overrides: overrides)
+                    var entry = makeEntry(provider: .cuda, device: device, tier: tier, order: [tier], hardware: hardware, inventory: inventory, overrides: overrides)
+                    Self.limitGPUMemory(&entry, budget: budget, inventory: inventory)
                     guard entry.components.contains(where: { $0.precision == tier }) else { continue }
                     if let required = Self.estimatedBytes(entry, inventory), required > budget { continue }
-                    planReasons.append("CUDA \(tier): the only variant that fits in \(Self.gib(budget)) of free GPU memory.")
+                    planReasons.append("CUDA \(tier): the only variant that fits in \(Self.gib(budget)) of GPU memory.")
                     entries.append(entry)
                     break
                 }
@@ -85,7 +88,48 @@ public struct ExecutionPlanner: Sendable {
         entries.append(safety)
         entries = Self.removingDuplicates(entries)
 
-        return ExecutionPlan(model: inventory.model, entries: entries, reasons: planReasons)
+        // Piper: CUDA first is a guess, not a fact. Measure the first CUDA entry against the first
+        // CPU entry at warm-up unless the user chose.
+        var measured: [Int]?
+        if inventory.kind == .sentences, overrides.provider == nil,
+            let cuda = entries.firstIndex(where: { $0.provider == .cuda }), let cpu = entries.firstIndex(where: { $0.provider == .cpu })
+        {
+            measured = [cuda, cpu]
+            planReasons.append("CUDA or CPU decided by measurement at warm-up: the same sentences are timed on \(entries[cuda].label) and \(entries[cpu].label), and the faster runs first (VITS on short sentences is often faster on the CPU); --provider cpu|cuda decides instead.")
+        }
+        return ExecutionPlan(model: inventory.model, entries: entries, reasons: planReasons, measuredAtWarmUp: measured)
+    }
+
+    /// The GPU memory one engine may use: the free memory (or the user's limit, when lower) split
+    /// between the engines that share the card.
+    static func gpuMemoryBudget(device: GPUDevice, overrides: PlanOverrides) -> (bytes: UInt64, reason: String) {
+        let sharers = UInt64(max(1, overrides.enginesSharingGPU ?? 1))
+        var total = device.memoryFreeBytes
+        var why = "\(gib(device.memoryFreeBytes)) free on \(device.name)"
+        if let limit = overrides.gpuMemoryLimitBytes, limit < total {
+            total = limit
+            why = "a limit of \(gib(limit)) set by the user (\(gib(device.memoryFreeBytes)) free)"
+        }
+        let each = total / sharers
+        let share = sharers > 1 ? ", shared by \(sharers) engines: \(gib(each)) each" : ""
+        return (each, "GPU memory budget: \(why)\(share); each CUDA session's arena is capped at its share (gpu_mem_limit) and grows only as requested (kSameAsRequested).")
+    }
+
+    /// Splits an engine's GPU memory budget between its graphs, by the size of their weights when
+    /// known (evenly otherwise).
+    static func limitGPUMemory(_ entry: inout PlanEntry, budget: UInt64, inventory: ModelInventory) {
+        let sizes = entry.components.map { inventory.component(named: $0.name)?.bytes(for: $0.precision) }
+        let known = sizes.compactMap { $0 }
+        let total = known.reduce(0, +)
+        for i in entry.components.indices {
+            let share: Double
+            if known.count == sizes.count, total > 0 {
+                share = Double(sizes[i]!) / Double(total)
+            } else {
+                share = 1 / Double(entry.components.count)
+            }
+            entry.components[i].gpuMemoryLimitBytes = UInt64(Double(budget) * share)
+        }
     }
 
     // MARK: - Entries
@@ -107,7 +151,9 @@ public struct ExecutionPlanner: Sendable {
             // addresses, hence IO binding) on every run, so only graphs declared static qualify.
             // Piper/VITS never does: its output length follows the phonemes and predicted durations.
             let graph = provider == .cuda && optimize && component.hasStaticShapes
-            if provider == .cuda {
+            if provider == .cuda, inventory.kind == .tokens, component.name == .languageModel {
+                reasons.append("\(component.name): no CUDA graph. Capture needs fixed shapes and the same device buffers on every replay; this decode loop grows its KV cache by one position per step (past_key_values are concatenated inside the export), so a captured graph would replay stale buffers. Meeting the rules needs a KV cache preallocated to the maximum length with the attention mask marking the filled part, which these exports do not take.")
+            } else if provider == .cuda {
                 reasons.append(graph
                     ? "\(component.name): CUDA graph capture (static shapes): one replay instead of a launch per kernel."
                     : component.hasStaticShapes
@@ -152,6 +198,7 @@ public struct ExecutionPlanner: Sendable {
         if provider == .cuda {
             cudnn = .heuristic
             reasons.append("cuDNN convolution algorithms chosen by heuristic: the default exhaustive search benchmarks every new input shape, and TTS shapes change with every sentence.")
+            reasons.append("Node placement recorded at load (ONNX Runtime's placement log): the report and doctor show how many nodes run on CUDA and on the CPU, and the Memcpy nodes between them.")
         }
         switch inventory.kind {
         case .tokens:
@@ -176,7 +223,7 @@ public struct ExecutionPlanner: Sendable {
         }
 
         return PlanEntry(
-            provider: provider, deviceIndex: device?.index, components: components, intraOpThreads: intraOp, interOpThreads: interOp,
+            provider: provider, deviceIndex: device?.cudaDeviceID, components: components, intraOpThreads: intraOp, interOpThreads: interOp,
             graphOptimization: level, optimizedModelCacheKey: cacheKey, cudnnConvAlgoSearch: cudnn, ioBinding: ioBinding,
             chunking: chunking, reasons: reasons
         )
@@ -261,45 +308,62 @@ extension ExecutionPlanner {
         if overrides.provider == .cpu {
             return (nil, "CPU forced by the user: CUDA not considered.")
         }
-        let devices = hardware.gpu.devices
+        let listed = hardware.gpu.devices
+        let devices = listed.filter { $0.cudaDeviceID != nil }
         func refuse(_ reason: String) throws -> (device: GPUDevice?, reason: String) {
             if overrides.provider == .cuda {
                 throw VoxError(.unsupported, "CUDA was requested, but \(reason)", detail: "provider override")
             }
             return (nil, "CPU only: \(reason)")
         }
-        guard !devices.isEmpty else {
+        guard !listed.isEmpty else {
             return try refuse("there is no usable NVIDIA GPU (\(hardware.gpu.unavailableReason ?? "NVML lists none")).")
+        }
+        guard !devices.isEmpty else {
+            return try refuse("CUDA sees none of this machine's GPUs (\(hardware.gpu.cudaMappingNote ?? "CUDA_VISIBLE_DEVICES hides them")).")
         }
         let device: GPUDevice
         if let index = overrides.deviceIndex {
-            guard let chosen = devices.first(where: { $0.index == index }) else {
-                let known = devices.map { "\($0.index) (\($0.name))" }.joined(separator: ", ")
+            guard let chosen = listed.first(where: { $0.index == index }) else {
+                let known = listed.map { "\($0.index) (\($0.name))" }.joined(separator: ", ")
                 throw VoxError.invalidInput("There is no GPU \(index); this machine has \(known).")
+            }
+            guard chosen.cudaDeviceID != nil else {
+                throw VoxError.invalidInput("GPU \(index) (\(chosen.name)) is not visible to CUDA in this process (CUDA_VISIBLE_DEVICES).")
             }
             device = chosen
         } else {
             // Best GPU: one this ONNX Runtime build can run on, then the most memory, then the newest.
             device = devices.max { a, b in
-                let supportedA = a.computeCapability >= gpuBuild.minimumComputeCapability
-                let supportedB = b.computeCapability >= gpuBuild.minimumComputeCapability
+                let supportedA = gpuBuild.support(for: a.computeCapability).supported
+                let supportedB = gpuBuild.support(for: b.computeCapability).supported
                 if supportedA != supportedB { return !supportedA }
                 if a.memoryTotalBytes != b.memoryTotalBytes { return a.memoryTotalBytes < b.memoryTotalBytes }
                 if a.computeCapability != b.computeCapability { return a.computeCapability < b.computeCapability }
                 return a.index > b.index
             }!
         }
-        let described = "\(device.name) (compute capability \(device.computeCapability), \(Self.gib(device.memoryTotalBytes)))"
+        let cudaID = device.cudaDeviceID!
+        let renumbered = cudaID != device.index ? ", CUDA device \(cudaID)" : ""
+        let described = "\(device.name) (compute capability \(device.computeCapability), \(Self.gib(device.memoryTotalBytes))\(renumbered))"
         guard hardware.hasCUDAProvider else {
             return try refuse("\(described) is present, but ONNX Runtime offers only \(hardware.onnxRuntimeProviders.joined(separator: ", ")); install the GPU build (make setup GPU=1) to use it.")
         }
-        guard device.computeCapability >= gpuBuild.minimumComputeCapability else {
-            return try refuse("\(described) is older than the ONNX Runtime GPU build supports (CUDA \(gpuBuild.cudaMajorVersion) kernels start at compute capability \(gpuBuild.minimumComputeCapability)).")
+        let support = gpuBuild.support(for: device.computeCapability)
+        guard support.supported else {
+            return try refuse("\(described) cannot run this build: \(support.reason ?? "unsupported").")
         }
         if let driverCUDA = hardware.gpu.cudaDriverVersion, driverCUDA / 1000 < gpuBuild.cudaMajorVersion {
             return try refuse("the NVIDIA driver \(hardware.gpu.driverVersion ?? "") supports CUDA \(driverCUDA / 1000).\(driverCUDA % 1000 / 10), and the ONNX Runtime GPU build needs CUDA \(gpuBuild.cudaMajorVersion); update the driver.")
         }
-        return (device, "CUDA on \(described).")
+        let code = gpuBuild.architectures.map { "; the build carries \(Self.describeArchitectures($0, for: device.computeCapability))" }
+            ?? "; the build's architectures were not read (run make setup GPU=1 again), so only its minimum compute capability \(gpuBuild.minimumComputeCapability) was checked"
+        return (device, "CUDA on \(described)\(code).")
+    }
+
+    static func describeArchitectures(_ architectures: [CUDAArchitecture], for cc: ComputeCapability) -> String {
+        let runs = architectures.filter { $0.runs(on: cc) }.map(\.name)
+        return "\(ONNXRuntimeGPUBuild.describe(architectures)) (\(runs.joined(separator: ", ")) runs on \(cc))"
     }
 
     /// Intra-op threads on the CPU provider: one per usable physical core (SMT siblings share a core's

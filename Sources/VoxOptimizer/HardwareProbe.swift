@@ -64,9 +64,10 @@ public struct HardwareProbe: Sendable {
         return report
     }
 
-    /// Asks NVML for the NVIDIA GPUs. Never throws: a missing driver or GPU is a report with a reason.
+    /// Asks NVML for the NVIDIA GPUs and the CUDA driver for the ordinals it gives them in this
+    /// process. Never throws: a missing driver or GPU is a report with a reason.
     public func probeGPU() -> GPUReport {
-        NVMLLibrary.probe(libraryName: nvmlLibraryName)
+        NVMLLibrary.probe(libraryName: nvmlLibraryName) { CUDADriver.listDevices() }
     }
 
     private func cgroupCPUQuota() -> Double? {

@@ -146,32 +146,65 @@ public struct GPUReport: Sendable, Equatable, Codable {
     /// The newest CUDA version the driver supports, as NVML encodes it (13000 = 13.0).
     public var cudaDriverVersion: Int?
     public var unavailableReason: String?
+    /// How NVML's GPUs were matched to CUDA's ordinals, when something is worth saying (GPUs hidden
+    /// by `CUDA_VISIBLE_DEVICES`, a different order, MIG instances, or CUDA not answering).
+    public var cudaMappingNote: String?
 
-    public init(devices: [GPUDevice], driverVersion: String? = nil, cudaDriverVersion: Int? = nil, unavailableReason: String? = nil) {
+    public init(
+        devices: [GPUDevice], driverVersion: String? = nil, cudaDriverVersion: Int? = nil, unavailableReason: String? = nil,
+        cudaMappingNote: String? = nil
+    ) {
         self.devices = devices
         self.driverVersion = driverVersion
         self.cudaDriverVersion = cudaDriverVersion
         self.unavailableReason = unavailableReason
+        self.cudaMappingNote = cudaMappingNote
     }
 
     public static func unavailable(_ reason: String) -> GPUReport { GPUReport(devices: [], unavailableReason: reason) }
 }
 
-/// One NVIDIA GPU as NVML describes it.
+/// One NVIDIA GPU as NVML describes it, and the id CUDA knows it by.
+///
+/// NVML numbers every GPU of the machine; CUDA numbers only the ones it sees (`CUDA_VISIBLE_DEVICES`
+/// hides, reorders, or names MIG instances), in its own order (`CUDA_DEVICE_ORDER`, fastest first by
+/// default). ONNX Runtime's `device_id` is CUDA's number, so the probe matches the two lists by PCI
+/// bus id (then UUID) and a GPU CUDA does not see has no `cudaDeviceID`.
 public struct GPUDevice: Sendable, Equatable, Codable {
-    /// NVML index, which is also the CUDA device id unless CUDA_VISIBLE_DEVICES reorders them.
+    /// NVML index: the machine's numbering (nvidia-smi's), not necessarily CUDA's.
     public var index: Int
     public var name: String
     public var computeCapability: ComputeCapability
     public var memoryTotalBytes: UInt64
     public var memoryFreeBytes: UInt64
+    /// "GPU-8f6e…", as NVML and `nvidia-smi -L` print it.
+    public var uuid: String?
+    /// "00000000:3B:00.0", as NVML prints it.
+    public var pciBusID: String?
+    /// The CUDA device ordinal (ONNX Runtime's `device_id`) in this process; nil when CUDA does not
+    /// see this GPU.
+    public var cudaDeviceID: Int?
 
+    /// A GPU whose CUDA ordinal is its NVML index (one GPU, or CUDA enumerating as NVML does): for
+    /// fixtures and reports built by hand. The probe uses the full initializer.
     public init(index: Int, name: String, computeCapability: ComputeCapability, memoryTotalBytes: UInt64, memoryFreeBytes: UInt64? = nil) {
+        self.init(
+            index: index, name: name, computeCapability: computeCapability, memoryTotalBytes: memoryTotalBytes, memoryFreeBytes: memoryFreeBytes,
+            uuid: nil, pciBusID: nil, cudaDeviceID: index)
+    }
+
+    public init(
+        index: Int, name: String, computeCapability: ComputeCapability, memoryTotalBytes: UInt64, memoryFreeBytes: UInt64?, uuid: String?,
+        pciBusID: String?, cudaDeviceID: Int?
+    ) {
         self.index = index
         self.name = name
         self.computeCapability = computeCapability
         self.memoryTotalBytes = memoryTotalBytes
         self.memoryFreeBytes = memoryFreeBytes ?? memoryTotalBytes
+        self.uuid = uuid
+        self.pciBusID = pciBusID
+        self.cudaDeviceID = cudaDeviceID
     }
 }
 
@@ -209,15 +242,130 @@ public struct ComputeCapability: Sendable, Hashable, Codable, Comparable, Custom
 /// build carries no kernels for them, and it needs a driver that supports CUDA 13 (the 580 series
 /// or newer). A CUDA 12 build of ONNX Runtime still runs on Pascal: describe it with
 /// `ONNXRuntimeGPUBuild(cudaMajorVersion: 12, minimumComputeCapability: ComputeCapability(6, 0))`.
+///
+/// Which GPUs a build really runs on is decided by the code it carries: `architectures`, read from
+/// `libonnxruntime_providers_cuda.so` at setup (`scripts/cuda-architectures.sh`, NVIDIA's
+/// `cuobjdump`). The pinned 1.31.1 carries sm_75/80/86/89/90a/120a cubins and no PTX: a B200
+/// (10.0), Thor (11.0) or GB10 (12.1) would load a CUDA session whose first kernel fails with "no
+/// kernel image". When the list is unknown (nil), only `minimumComputeCapability` is checked.
 public struct ONNXRuntimeGPUBuild: Sendable, Equatable, Codable {
     public var cudaMajorVersion: Int
     public var minimumComputeCapability: ComputeCapability
+    /// The machine code and PTX the CUDA provider library carries; nil when not read.
+    public var architectures: [CUDAArchitecture]?
 
-    public init(cudaMajorVersion: Int, minimumComputeCapability: ComputeCapability) {
+    public init(cudaMajorVersion: Int, minimumComputeCapability: ComputeCapability, architectures: [CUDAArchitecture]? = nil) {
         self.cudaMajorVersion = cudaMajorVersion
         self.minimumComputeCapability = minimumComputeCapability
+        self.architectures = architectures
     }
 
-    /// `onnxruntime-gpu` 1.27+ from PyPI (CUDA 13), as the project's setup installs it.
+    /// `onnxruntime-gpu` 1.27+ from PyPI (CUDA 13), as the project's setup installs it, with its
+    /// architectures not (yet) read.
     public static let cuda13 = ONNXRuntimeGPUBuild(cudaMajorVersion: 13, minimumComputeCapability: ComputeCapability(7, 5))
+
+    /// The name of the file setup writes beside the GPU build's `lib` folder.
+    public static let architecturesFileName = "cuda-architectures.txt"
+
+    /// Whether this build has code that runs on `cc`, and in words why not.
+    public func support(for cc: ComputeCapability) -> (supported: Bool, reason: String?) {
+        if let architectures {
+            if architectures.contains(where: { $0.runs(on: cc) }) { return (true, nil) }
+            return (false, "the ONNX Runtime GPU build carries \(Self.describe(architectures)), none of which runs on compute capability \(cc) (its first kernel would fail with \"no kernel image\")")
+        }
+        if cc < minimumComputeCapability {
+            return (false, "it is older than the ONNX Runtime GPU build supports (CUDA \(cudaMajorVersion) kernels start at compute capability \(minimumComputeCapability))")
+        }
+        return (true, nil)
+    }
+
+    /// "machine code for sm_75, sm_80, sm_90a and no PTX".
+    public static func describe(_ architectures: [CUDAArchitecture]) -> String {
+        let cubins = architectures.filter { $0.kind == .cubin }.map(\.name)
+        let ptx = architectures.filter { $0.kind == .ptx }.map(\.name)
+        let code = cubins.isEmpty ? "no machine code" : "machine code for \(cubins.joined(separator: ", "))"
+        return code + (ptx.isEmpty ? " and no PTX" : " and PTX for \(ptx.joined(separator: ", "))")
+    }
+
+    /// Parses `cuda-architectures.txt`: one `sm_90a` / `compute_90` name per line, optionally
+    /// followed by more fields (`cubin 600`); `#` starts a comment. Unknown lines are skipped.
+    public static func parseArchitectures(_ text: String) -> [CUDAArchitecture] {
+        var seen = Set<CUDAArchitecture>()
+        var result: [CUDAArchitecture] = []
+        for line in text.split(whereSeparator: \.isNewline) {
+            let content = line.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+            guard let word = content.split(whereSeparator: \.isWhitespace).first, let arch = CUDAArchitecture(String(word)) else { continue }
+            if seen.insert(arch).inserted { result.append(arch) }
+        }
+        return result
+    }
+}
+
+/// One code image a CUDA library carries: machine code (`sm_86`, a cubin) or PTX (`compute_86`)
+/// for an architecture, possibly architecture-specific (`sm_90a`) or family-specific (`sm_100f`).
+///
+/// CUDA's compatibility rules: a cubin for X.y runs on X.z with z ≥ y (same major); an `a` cubin
+/// runs only on exactly X.y; an `f` cubin on the family X.z, z ≥ y. PTX is compiled by the driver
+/// for any newer GPU (plain PTX only; `a`/`f` PTX as the cubin rules).
+public struct CUDAArchitecture: Sendable, Hashable, Codable, CustomStringConvertible {
+    public enum Kind: String, Sendable, Hashable, Codable {
+        case cubin
+        case ptx
+    }
+
+    public enum Variant: String, Sendable, Hashable, Codable {
+        case portable = ""
+        /// `a`: architecture-specific features (wgmma on 9.0a, tcgen05 on 10.0a): exactly one GPU generation.
+        case architectureSpecific = "a"
+        /// `f`: family-specific (CUDA 12.9+).
+        case familySpecific = "f"
+    }
+
+    public var kind: Kind
+    public var capability: ComputeCapability
+    public var variant: Variant
+
+    public init(kind: Kind, capability: ComputeCapability, variant: Variant = .portable) {
+        self.kind = kind
+        self.capability = capability
+        self.variant = variant
+    }
+
+    /// Parses `sm_90a`, `compute_120`, `sm_100f`; nil otherwise.
+    public init?(_ name: String) {
+        let kind: Kind
+        let rest: Substring
+        if name.hasPrefix("sm_") {
+            kind = .cubin
+            rest = name.dropFirst(3)
+        } else if name.hasPrefix("compute_") {
+            kind = .ptx
+            rest = name.dropFirst(8)
+        } else {
+            return nil
+        }
+        var digits = rest
+        var variant = Variant.portable
+        if let last = rest.last, let v = Variant(rawValue: String(last)), v != .portable {
+            variant = v
+            digits = rest.dropLast()
+        }
+        guard digits.count >= 2, digits.allSatisfy(\.isNumber), let number = Int(digits) else { return nil }
+        self.init(kind: kind, capability: ComputeCapability(number / 10, number % 10), variant: variant)
+    }
+
+    public var name: String {
+        "\(kind == .cubin ? "sm" : "compute")_\(capability.major)\(capability.minor)\(variant.rawValue)"
+    }
+
+    public var description: String { name }
+
+    /// Whether a GPU of compute capability `cc` can run this image.
+    public func runs(on cc: ComputeCapability) -> Bool {
+        switch (kind, variant) {
+        case (_, .architectureSpecific): return cc == capability
+        case (_, .familySpecific), (.cubin, .portable): return cc.major == capability.major && cc.minor >= capability.minor
+        case (.ptx, .portable): return cc >= capability
+        }
+    }
 }

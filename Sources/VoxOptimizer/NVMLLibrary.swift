@@ -23,6 +23,10 @@ final class NVMLLibrary {
     private typealias GetDriverVersion = @convention(c) (UnsafeMutablePointer<CChar>?, UInt32) -> Int32
     private typealias GetCudaDriverVersion = @convention(c) (UnsafeMutablePointer<Int32>?) -> Int32
     private typealias ErrorString = @convention(c) (Int32) -> UnsafePointer<CChar>?
+    private typealias GetUUID = @convention(c) (OpaquePointer?, UnsafeMutablePointer<CChar>?, UInt32) -> Int32
+    /// nvmlPciInfo_t (v3): char busIdLegacy[16]; unsigned domain, bus, device, pciDeviceId,
+    /// pciSubSystemId; char busId[32] (68 bytes).
+    private typealias GetPCIInfo = @convention(c) (OpaquePointer?, UnsafeMutableRawPointer?) -> Int32
 
     private static let success: Int32 = 0
     /// NVML_DEVICE_NAME_V2_BUFFER_SIZE and NVML_SYSTEM_DRIVER_VERSION_BUFFER_SIZE.
@@ -37,13 +41,24 @@ final class NVMLLibrary {
 
     deinit { dlclose(handle) }
 
-    /// Opens NVML, lists its GPUs and shuts it down again.
-    static func probe(libraryName: String) -> GPUReport {
+    /// Opens NVML, lists its GPUs and shuts it down again, then gives each GPU the ordinal CUDA
+    /// knows it by (`cudaDevices`: what the CUDA driver lists in this process; nil when CUDA could
+    /// not be asked, and then no GPU gets an ordinal).
+    static func probe(libraryName: String, cudaDevices: () -> Result<[CUDADriverDevice], CUDADriverProbeError>) -> GPUReport {
         guard let handle = dlopen(libraryName, RTLD_NOW | RTLD_LOCAL) else {
             let detail = dlerror().map { String(cString: $0) } ?? "dlopen failed"
             return .unavailable("\(libraryName) not found: no NVIDIA driver installed (\(detail))")
         }
-        return NVMLLibrary(handle: handle).listDevices(libraryName: libraryName)
+        var report = NVMLLibrary(handle: handle).listDevices(libraryName: libraryName)
+        guard !report.devices.isEmpty else { return report }
+        switch cudaDevices() {
+        case .success(let cuda):
+            report = GPUDeviceMapping.assignCUDAOrdinals(report, cuda: cuda)
+        case .failure(let error):
+            report.devices = report.devices.map { var d = $0; d.cudaDeviceID = nil; return d }
+            report.cudaMappingNote = "CUDA could not list its devices (\(error.message)), so no GPU can be given to ONNX Runtime"
+        }
+        return report
     }
 
     /// A NUL-terminated C string filled in by NVML.
@@ -113,10 +128,20 @@ final class NVMLLibrary {
             }
             var memory = [UInt64](repeating: 0, count: 3)
             let memoryStatus = getMemory(device, &memory)
+            var uuidBuffer = [CChar](repeating: 0, count: Self.nameBufferSize)
+            let uuid = symbol("nvmlDeviceGetUUID", as: GetUUID.self)
+                .flatMap { $0(device, &uuidBuffer, UInt32(uuidBuffer.count)) == Self.success ? Self.string(uuidBuffer) : nil }
+            var pci = [UInt8](repeating: 0, count: 128)
+            let pciBusID = symbol("nvmlDeviceGetPciInfo_v3", as: GetPCIInfo.self).flatMap { getPCI -> String? in
+                guard getPCI(device, &pci) == Self.success else { return nil }
+                func field(_ offset: Int) -> UInt32 { pci.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset, as: UInt32.self) } }
+                return PCIBusID(domain: field(16), bus: field(20), device: field(24)).description
+            }
             devices.append(GPUDevice(
                 index: Int(index), name: name, computeCapability: ComputeCapability(Int(major), Int(minor)),
                 memoryTotalBytes: memoryStatus == Self.success ? memory[0] : 0,
-                memoryFreeBytes: memoryStatus == Self.success ? memory[1] : 0
+                memoryFreeBytes: memoryStatus == Self.success ? memory[1] : 0,
+                uuid: uuid, pciBusID: pciBusID, cudaDeviceID: nil
             ))
         }
         let reason: String? = devices.isEmpty

@@ -20,15 +20,25 @@ public final class OptimizedSynthesizer: SpeechSynthesizer {
     /// Creates the synthesizer without building anything; `prepare()` (or the first request) builds
     /// the engine. Until an engine exists, `info` is a placeholder with engine "pending" and sample
     /// rate 0: call `prepare()` before serving.
+    /// What failures are retried before an entry is retired, and for how long.
+    public let retryPolicy: RetryPolicy
+    /// Replaces the warm-up synthesis (`warmUpRequest`) for engines that cannot speak without more
+    /// than text (Chatterbox needs a voice): run on the built engine by `prepare()`.
+    public typealias WarmUp = @Sendable (any SpeechSynthesizer) async throws -> Void
+    private let customWarmUp: WarmUp?
+
     public init(
         plan: ExecutionPlan, warmUpRequest: SynthesisRequest = SynthesisRequest(text: "Hello. This is a warm-up."),
+        retryPolicy: RetryPolicy = RetryPolicy(), warmUp: WarmUp? = nil,
         logger: Logger = Logger(label: "vox.optimizer"), factory: @escaping EngineFactory
     ) {
         self.plan = plan
         self.warmUpRequest = warmUpRequest
+        self.retryPolicy = retryPolicy
+        self.customWarmUp = warmUp
         let info = Locked(SynthesizerInfo(engine: "pending", voice: plan.model, sampleRate: 0))
         self.currentInfo = info
-        self.state = OptimizerState(plan: plan, factory: factory, info: info, logger: logger)
+        self.state = OptimizerState(plan: plan, factory: factory, info: info, retryPolicy: retryPolicy, logger: logger)
     }
 
     /// Creates the synthesizer and runs `prepare()`.
@@ -48,7 +58,23 @@ public final class OptimizedSynthesizer: SpeechSynthesizer {
     public func prepare() async throws -> OptimizationReport {
         let clock = ContinuousClock()
         let start = clock.now
-        _ = try await synthesize(warmUpRequest, stage: .warmUp)
+        if let candidates = plan.measuredAtWarmUp, customWarmUp == nil {
+            await state.measure(candidates: candidates, request: warmUpRequest)
+        }
+        if let customWarmUp {
+            while true {
+                let (index, engine) = try await state.activeEngine()
+                do {
+                    try await customWarmUp(engine)
+                    break
+                } catch {
+                    guard FallbackPolicy.isEngineFailure(error) else { throw error }
+                    await state.recordFailure(entryIndex: index, stage: .warmUp, reason: FallbackPolicy.describe(error), kind: FallbackPolicy.kind(of: error))
+                }
+            }
+        } else {
+            _ = try await synthesize(warmUpRequest, stage: .warmUp)
+        }
         let elapsed = clock.now - start
         await state.setWarmUp(seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
         return await state.report()
@@ -67,6 +93,7 @@ public final class OptimizedSynthesizer: SpeechSynthesizer {
     }
 
     private func synthesize(_ request: SynthesisRequest, stage: FallbackStage) async throws -> AudioBuffer {
+        var transientRetries = 0
         while true {
             try Task.checkCancellation()
             let (index, engine) = try await state.activeEngine()
@@ -75,7 +102,16 @@ public final class OptimizedSynthesizer: SpeechSynthesizer {
                 audio = try await engine.synthesize(request)
             } catch {
                 guard FallbackPolicy.isEngineFailure(error) else { throw error }
-                await state.recordFailure(entryIndex: index, stage: stage, reason: FallbackPolicy.describe(error))
+                let kind = FallbackPolicy.kind(of: error)
+                // A transient failure (out of memory) is tried again on the same entry first.
+                if kind == .transient, transientRetries < retryPolicy.retriesOnSameEntry {
+                    transientRetries += 1
+                    await state.noteRetry(entryIndex: index, reason: FallbackPolicy.describe(error))
+                    try await Task.sleep(for: retryPolicy.retryDelay * transientRetries)
+                    continue
+                }
+                transientRetries = 0
+                await state.recordFailure(entryIndex: index, stage: stage, reason: FallbackPolicy.describe(error), kind: kind)
                 continue
             }
             if let problem = FallbackPolicy.problem(with: audio) {
@@ -130,7 +166,7 @@ public final class OptimizedSynthesizer: SpeechSynthesizer {
         } catch {
             if Task.isCancelled { throw CancellationError() }
             guard FallbackPolicy.isEngineFailure(error) else { throw error }
-            await state.recordFailure(entryIndex: index, stage: .stream, reason: FallbackPolicy.describe(error))
+            await state.recordFailure(entryIndex: index, stage: .stream, reason: FallbackPolicy.describe(error), kind: FallbackPolicy.kind(of: error))
             if yielded == 0 { return false }
             throw error
         }
@@ -151,25 +187,96 @@ actor OptimizerState {
     private let factory: OptimizedSynthesizer.EngineFactory
     private let info: Locked<SynthesizerInfo>
     private let logger: Logger
+    private let retryPolicy: RetryPolicy
 
     /// The entry requests run on; `plan.entries.count` once all have failed.
     private var activeIndex = 0
+    /// An entry retired by a transient failure, to be tried again once `after` has passed.
+    private var restore: (index: Int, after: ContinuousClock.Instant)?
+    private var retries = 0
+    private var measurement: WarmUpMeasurement?
+    private var placements: [String: SessionPlacement] = [:]
     private var engine: (index: Int, synthesizer: any SpeechSynthesizer)?
     /// An engine being built, shared by the requests that arrive meanwhile so it is built once.
     private var loading: (index: Int, task: Task<any SpeechSynthesizer, any Error>)?
     private var events: [FallbackEvent] = []
     private var warmUpSeconds: Double?
 
-    init(plan: ExecutionPlan, factory: @escaping OptimizedSynthesizer.EngineFactory, info: Locked<SynthesizerInfo>, logger: Logger) {
+    init(
+        plan: ExecutionPlan, factory: @escaping OptimizedSynthesizer.EngineFactory, info: Locked<SynthesizerInfo>, retryPolicy: RetryPolicy,
+        logger: Logger
+    ) {
         self.plan = plan
         self.factory = factory
         self.info = info
+        self.retryPolicy = retryPolicy
         self.logger = logger
+    }
+
+    /// Times the warm-up request on each candidate entry (one untimed run first: the first run on
+    /// CUDA pays for kernel selection and library start-up), then makes the fastest the active
+    /// entry. A candidate that fails is left out. The planned entry keeps its place unless another
+    /// is clearly faster (`WarmUpMeasurement.choose`).
+    func measure(candidates: [Int], request: SynthesisRequest) async {
+        let clock = ContinuousClock()
+        var timings: [WarmUpMeasurement.Timing] = []
+        var built: [Int: any SpeechSynthesizer] = [:]
+        for index in candidates where index < plan.entries.count {
+            let entry = plan.entries[index]
+            do {
+                let engine = try await factory(entry)
+                _ = try await engine.synthesize(request)
+                var best = Double.infinity
+                for _ in 0..<2 {
+                    let start = clock.now
+                    let audio = try await engine.synthesize(request)
+                    if let problem = FallbackPolicy.problem(with: audio) { throw VoxError.engineFailure(problem) }
+                    best = min(best, (clock.now - start).seconds)
+                }
+                timings.append(WarmUpMeasurement.Timing(entryIndex: index, entryLabel: entry.label, seconds: best, error: nil))
+                built[index] = engine
+            } catch {
+                timings.append(WarmUpMeasurement.Timing(entryIndex: index, entryLabel: entry.label, seconds: nil, error: FallbackPolicy.describe(error)))
+            }
+        }
+        guard let chosen = WarmUpMeasurement.choose(timings) else {
+            measurement = WarmUpMeasurement(timings: timings, chosenIndex: nil)
+            return
+        }
+        measurement = WarmUpMeasurement(timings: timings, chosenIndex: chosen)
+        activeIndex = chosen
+        if let engine = built[chosen] { adopt(engine, index: chosen) }
+        logger.info("measured at warm-up", metadata: ["vox.plan.measurement": "\(measurement!.summary)"])
+    }
+
+    private func adopt(_ synthesizer: any SpeechSynthesizer, index: Int) {
+        engine = (index, synthesizer)
+        info.set(synthesizer.info)
+        placements = (synthesizer as? SessionPlacementReporting)?.sessionPlacements ?? [:]
+        let entry = plan.entries[index]
+        for (graph, placement) in placements where entry.provider == .cuda && placement.nodes(on: .cpu) > 0 {
+            logger.warning(
+                "CUDA session runs part of its graph on the CPU",
+                metadata: ["vox.graph": "\(graph)", "vox.placement": "\(placement.summary)", "vox.plan.label": "\(entry.label)"])
+        }
+        logger.info("engine ready", metadata: ["vox.plan.entry": "\(index)", "vox.plan.label": "\(entry.label)"])
+    }
+
+    func noteRetry(entryIndex: Int, reason: String) {
+        retries += 1
+        logger.warning("transient failure, trying the same plan entry again", metadata: ["vox.plan.entry": "\(entryIndex)", "vox.plan.reason": "\(reason)"])
     }
 
     /// The engine of the active entry, built on first use. An entry whose engine cannot be built is
     /// recorded and skipped. Throws when no entry is left.
     func activeEngine() async throws -> (index: Int, synthesizer: any SpeechSynthesizer) {
+        // An entry retired by a transient failure gets another chance once its cooldown is over.
+        if let restore, restore.index < activeIndex, ContinuousClock.now >= restore.after {
+            logger.info("trying a plan entry again after its transient failure", metadata: ["vox.plan.label": "\(plan.entries[restore.index].label)"])
+            activeIndex = restore.index
+            engine = nil
+            self.restore = nil
+        }
         while activeIndex < plan.entries.count {
             let index = activeIndex
             if let engine, engine.index == index { return engine }
@@ -187,13 +294,11 @@ actor OptimizerState {
                 if loading?.index == index { loading = nil }
                 // Another request may have retired this entry while it was being built.
                 guard activeIndex == index else { continue }
-                engine = (index, synthesizer)
-                info.set(synthesizer.info)
-                logger.info("engine ready", metadata: ["vox.plan.entry": "\(index)", "vox.plan.label": "\(plan.entries[index].label)"])
+                adopt(synthesizer, index: index)
                 return (index, synthesizer)
             } catch {
                 if loading?.index == index { loading = nil }
-                recordFailure(entryIndex: index, stage: .load, reason: FallbackPolicy.describe(error))
+                recordFailure(entryIndex: index, stage: .load, reason: FallbackPolicy.describe(error), kind: FallbackPolicy.kind(of: error))
             }
         }
         throw exhaustedError()
@@ -201,10 +306,17 @@ actor OptimizerState {
 
     /// Retires entry `entryIndex` (when it is still the active one: several requests may see the
     /// same failure) and moves to the next.
-    func recordFailure(entryIndex: Int, stage: FallbackStage, reason: String) {
+    func recordFailure(entryIndex: Int, stage: FallbackStage, reason: String, kind: FailureKind = .persistent) {
         guard entryIndex == activeIndex, entryIndex < plan.entries.count else { return }
         let label = plan.entries[entryIndex].label
-        events.append(FallbackEvent(entryIndex: entryIndex, entryLabel: label, stage: stage, reason: reason))
+        var event = FallbackEvent(entryIndex: entryIndex, entryLabel: label, stage: stage, reason: reason)
+        event.kind = kind
+        if kind == .transient, restore == nil || restore!.index > entryIndex {
+            // Not for the life of the process: after the cooldown the entry is tried again.
+            restore = (entryIndex, ContinuousClock.now + retryPolicy.cooldown)
+            event.retryAfterSeconds = retryPolicy.cooldown.seconds
+        }
+        events.append(event)
         activeIndex += 1
         engine = nil
         let next = activeIndex < plan.entries.count ? plan.entries[activeIndex].label : "none left"
@@ -220,10 +332,14 @@ actor OptimizerState {
     }
 
     func report() -> OptimizationReport {
-        OptimizationReport(
+        var report = OptimizationReport(
             plan: plan, activeEntryIndex: activeIndex < plan.entries.count ? activeIndex : nil,
             engineLoaded: engine != nil, fallbacks: events, warmUpSeconds: warmUpSeconds
         )
+        report.measurement = measurement
+        report.placements = engine != nil && !placements.isEmpty ? placements : nil
+        report.transientRetries = retries
+        return report
     }
 
     private func exhaustedError() -> VoxError {
@@ -249,6 +365,12 @@ public struct OptimizationReport: Sendable, Equatable, Codable {
     /// Seconds the warm-up took (building engines and the first synthesis, fallbacks included);
     /// nil before `prepare()` has finished.
     public var warmUpSeconds: Double?
+    /// The warm-up measurement between CUDA and the CPU, when the plan asked for one.
+    public var measurement: WarmUpMeasurement?
+    /// Where ONNX Runtime placed the active engine's nodes, per graph (CUDA entries record it).
+    public var placements: [String: SessionPlacement]?
+    /// Transient failures retried on the same entry so far.
+    public var transientRetries: Int?
 
     public init(plan: ExecutionPlan, activeEntryIndex: Int?, engineLoaded: Bool, fallbacks: [FallbackEvent], warmUpSeconds: Double?) {
         self.plan = plan
@@ -264,8 +386,89 @@ public struct OptimizationReport: Sendable, Equatable, Codable {
     public var exhausted: Bool { activeEntryIndex == nil }
 }
 
+/// Whether a failure may pass by itself.
+public enum FailureKind: String, Sendable, Hashable, Codable {
+    /// Out of memory and the like: another request (or this one, a moment later) may succeed.
+    case transient
+    /// The entry cannot work here (no kernel image for this GPU, a missing library, a broken graph).
+    case persistent
+}
+
+/// How `OptimizedSynthesizer` treats transient failures: retried on the same entry, and an entry
+/// they retire anyway is tried again after a cooldown.
+public struct RetryPolicy: Sendable, Equatable {
+    public var retriesOnSameEntry: Int
+    /// The pause before the first retry; the n-th waits n times as long.
+    public var retryDelay: Duration
+    public var cooldown: Duration
+
+    public init(retriesOnSameEntry: Int = 2, retryDelay: Duration = .milliseconds(100), cooldown: Duration = .seconds(60)) {
+        self.retriesOnSameEntry = retriesOnSameEntry
+        self.retryDelay = retryDelay
+        self.cooldown = cooldown
+    }
+}
+
+/// The warm-up race between plan entries (Piper on CUDA against the CPU) and its outcome.
+public struct WarmUpMeasurement: Sendable, Equatable, Codable {
+    public struct Timing: Sendable, Equatable, Codable {
+        public var entryIndex: Int
+        public var entryLabel: String
+        /// The best of the timed runs; nil when the entry failed.
+        public var seconds: Double?
+        public var error: String?
+
+        public init(entryIndex: Int, entryLabel: String, seconds: Double?, error: String?) {
+            self.entryIndex = entryIndex
+            self.entryLabel = entryLabel
+            self.seconds = seconds
+            self.error = error
+        }
+    }
+
+    public var timings: [Timing]
+    public var chosenIndex: Int?
+
+    public init(timings: [Timing], chosenIndex: Int?) {
+        self.timings = timings
+        self.chosenIndex = chosenIndex
+    }
+
+    /// Another entry replaces the planned one (the first that worked) only when it is at least this
+    /// much faster: timings of a few milliseconds are noisy, and the plan's order has its reasons.
+    public static let margin = 0.9
+
+    /// The entry to run first: the planned (first) working candidate unless another took at most
+    /// `margin` of its time. Nil when none worked.
+    public static func choose(_ timings: [Timing]) -> Int? {
+        let working = timings.filter { $0.seconds != nil }
+        guard let planned = working.first else { return nil }
+        guard let fastest = working.min(by: { $0.seconds! < $1.seconds! }) else { return planned.entryIndex }
+        return fastest.seconds! <= planned.seconds! * margin ? fastest.entryIndex : planned.entryIndex
+    }
+
+    /// "cuda:0 fp32 12.1 ms, cpu fp32 30.4 ms: cuda:0 fp32 runs first".
+    public var summary: String {
+        let parts = timings.map { t in t.seconds.map { String(format: "%@ %.1f ms", t.entryLabel, $0 * 1000) } ?? "\(t.entryLabel) failed (\(t.error ?? "?"))" }
+        let chosen = timings.first { $0.entryIndex == chosenIndex }?.entryLabel
+        return parts.joined(separator: ", ") + (chosen.map { ": \($0) runs first" } ?? ": none worked")
+    }
+}
+
 /// When a plan entry has failed: the pure rules `OptimizedSynthesizer` follows.
 public enum FallbackPolicy {
+    /// Transient or persistent, from the error's words: ONNX Runtime and CUDA report running out of
+    /// memory as text ("CUDA failure 2: out of memory", "Failed to allocate memory for requested
+    /// buffer", "CUBLAS_STATUS_ALLOC_FAILED", BFC arena messages), and a busy device likewise.
+    public static func kind(of error: any Error) -> FailureKind {
+        let text = describe(error).lowercased()
+        let transient = [
+            "out of memory", "cuda_error_out_of_memory", "cudaerrormemoryallocation", "failed to allocate memory", "bfcarena",
+            "alloc_failed", "cudaerrordevicesunavailable", "device busy", "all cuda-capable devices are busy",
+        ]
+        return transient.contains { text.contains($0) } ? .transient : .persistent
+    }
+
     /// Errors that say the engine (its provider, precision or session) failed, which another entry
     /// may not. Errors about the request itself (bad text, unknown voice, unusable reference audio,
     /// a busy server) would fail on every entry and go straight back to the caller. An error that is
@@ -310,6 +513,9 @@ public struct FallbackEvent: Sendable, Equatable, Codable {
     public var stage: FallbackStage
     public var reason: String
     public var date: Date
+    /// Transient failures retire their entry only for `retryAfterSeconds`.
+    public var kind: FailureKind?
+    public var retryAfterSeconds: Double?
 
     public init(entryIndex: Int, entryLabel: String, stage: FallbackStage, reason: String, date: Date = Date()) {
         self.entryIndex = entryIndex

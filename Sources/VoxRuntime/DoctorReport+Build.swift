@@ -87,7 +87,7 @@ extension DoctorReport {
         checks.append(Check(
             name: "Audio encoding", ok: formats.first { $0.format == "wav" }?.canEncode ?? false, required: true,
             detail: "libsndfile writes \(writable.joined(separator: ", "))" + (unwritable.isEmpty ? "" : "; not \(unwritable.joined(separator: ", "))")))
-        checks.append(gpuCheck(gpu))
+        checks.append(gpuCheck(gpu, build: factory.gpuBuild, runtimeInstalled: gpuRuntime.installed))
         checks.append(gpuRuntimeCheck(gpuRuntime, gpuPresent: gpu.available))
         checks.append(Check(
             name: "Chatterbox model", ok: chatterboxFound && plans.last?.plan != nil, required: false,
@@ -115,7 +115,7 @@ extension DoctorReport {
         guard let library = factory.paths.gpuRuntimeLibrary, factory.gpuRuntimeInstalled else {
             return GPURuntime(
                 installed: false, active: false, libraryPath: nil, packages: [], missingLibraries: [], cudaLibrariesLoaded: nil, error: nil,
-                install: install)
+                install: install, architectures: nil)
         }
         let root = library.deletingLastPathComponent().deletingLastPathComponent()
         let versions = (try? String(contentsOf: root.appendingPathComponent("versions.txt"), encoding: .utf8)) ?? ""
@@ -135,7 +135,7 @@ extension DoctorReport {
         }
         return GPURuntime(
             installed: true, active: active, libraryPath: library.path, packages: packages, missingLibraries: missing, cudaLibrariesLoaded: loaded,
-            error: loadError, install: install)
+            error: loadError, install: install, architectures: factory.gpuBuild.architectures?.map(\.name))
     }
 
     /// Builds the voice as `speak` and the server do and speaks `probeText` with it.
@@ -266,14 +266,26 @@ extension DoctorReport {
         return FileManager.default.isWritableFile(atPath: url.path)
     }
 
-    static func gpuCheck(_ gpu: GPU) -> Check {
+    static func gpuCheck(_ gpu: GPU, build: ONNXRuntimeGPUBuild = .cuda13, runtimeInstalled: Bool = false) -> Check {
         guard gpu.available else {
             return Check(name: "NVIDIA GPU", ok: false, required: false, detail: "none: \(gpu.reason ?? "NVML lists no GPU"); plans run on the CPU")
         }
-        let devices = gpu.devices.map { "\($0.name) (compute capability \($0.computeCapability), \(formatBytes($0.memoryTotalBytes)))" }
+        var usable = false
+        let devices = gpu.devices.map { device -> String in
+            var text = "\(device.name) (compute capability \(device.computeCapability), \(formatBytes(device.memoryTotalBytes))"
+            text += device.cudaDeviceID.map { ", CUDA device \($0)" } ?? ", not visible to CUDA"
+            if runtimeInstalled {
+                let support = build.support(for: device.computeCapability)
+                if !support.supported { text += "; cannot run the GPU build: \(support.reason ?? "")" }
+                if support.supported && device.cudaDeviceID != nil { usable = true }
+            } else if device.cudaDeviceID != nil {
+                usable = true
+            }
+            return text + ")"
+        }
         let driver = gpu.driverVersion.map { ", driver \($0)" } ?? ""
         let cuda = gpu.cudaDriverVersion.map { " (CUDA \($0))" } ?? ""
-        return Check(name: "NVIDIA GPU", ok: true, required: false, detail: devices.joined(separator: ", ") + driver + cuda)
+        return Check(name: "NVIDIA GPU", ok: usable, required: false, detail: devices.joined(separator: ", ") + driver + cuda)
     }
 
     static func gpuRuntimeCheck(_ runtime: GPURuntime, gpuPresent: Bool) -> Check {

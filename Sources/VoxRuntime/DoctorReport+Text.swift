@@ -1,4 +1,5 @@
 import Foundation
+import VoxONNX
 import VoxOptimizer
 
 /// The report as `voxserve doctor` prints it: sections, then ✓/✗ checks and the verdict.
@@ -33,6 +34,8 @@ extension DoctorReport {
             if !gpuRuntime.packages.isEmpty { row("packages", gpuRuntime.packages.joined(separator: ", ")) }
             if !gpuRuntime.missingLibraries.isEmpty { row("missing", gpuRuntime.missingLibraries.joined(separator: ", ")) }
             if let error = gpuRuntime.error { row("CUDA", error) }
+            row("kernels", gpuRuntime.architectures.map { $0.isEmpty ? "unknown" : $0.joined(separator: " ") }
+                ?? "not read (\(ONNXRuntimeGPUBuild.architecturesFileName) missing: run make setup GPU=1 again)")
         } else {
             row("GPU build", "not installed; \(gpuRuntime.install)")
         }
@@ -61,8 +64,10 @@ extension DoctorReport {
         row("memory", memory)
         if gpu.available {
             for device in gpu.devices {
-                row("GPU \(device.index)", "\(device.name), compute capability \(device.computeCapability), \(Self.formatBytes(device.memoryTotalBytes)) (\(Self.formatBytes(device.memoryFreeBytes)) free)")
+                let cuda = device.cudaDeviceID.map { "CUDA device \($0)" } ?? "not visible to CUDA"
+                row("GPU \(device.index)", "\(device.name), compute capability \(device.computeCapability), \(Self.formatBytes(device.memoryTotalBytes)) (\(Self.formatBytes(device.memoryFreeBytes)) free), \(cuda)\(device.pciBusID.map { ", PCI \($0)" } ?? "")")
             }
+            if let note = hardware.gpu.cudaMappingNote { row("CUDA ids", note) }
             row("driver", "\(gpu.driverVersion ?? "?")\(gpu.cudaDriverVersion.map { ", CUDA \($0)" } ?? "")")
         } else {
             row("GPU", "none: \(gpu.reason ?? "NVML lists no GPU")")
@@ -91,6 +96,11 @@ extension DoctorReport {
             if let live = model.live {
                 for event in live.fallbacks { out.append("    ✗ \(event.entryLabel) failed at \(event.stage.rawValue): \(event.reason)") }
                 if let warmUp = live.warmUpSeconds { out.append(String(format: "    Warm-up: %.2f s", warmUp)) }
+                if let measurement = live.measurement { out.append("    Measured at warm-up: \(measurement.summary)") }
+                for (graph, placement) in (live.placements ?? [:]).sorted(by: { $0.key < $1.key }) {
+                    out.append("    Placement of \(graph): \(placement.summary)")
+                    for warning in placement.warnings { out.append("      ! \(warning)") }
+                }
             }
             if let state = model.optimizedModel {
                 out.append("    Optimized graph: \(state)\(model.optimizedModelPath.map { state == "cached" ? " (\($0))" : "" } ?? "")")

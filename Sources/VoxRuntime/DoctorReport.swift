@@ -38,6 +38,9 @@ public struct DoctorReport: Sendable, Equatable, Codable {
         public var cudaLibrariesLoaded: Bool?
         public var error: String?
         public var install: String
+        /// The code the CUDA provider carries ("sm_80", "sm_90a", "compute_90"), as setup read it;
+        /// nil when it was not read.
+        public var architectures: [String]?
     }
 
     public struct Espeak: Sendable, Equatable, Codable {

@@ -14,7 +14,8 @@ enum OptimizedModelFile {
         SessionOptions(
             intraOpThreads: entry.intraOpThreads, interOpThreads: entry.interOpThreads, graphOptimizationLevel: entry.graphOptimization,
             provider: entry.provider, deviceID: entry.deviceIndex ?? 0, cudaGraph: entry.usesCUDAGraph(for: component),
-            cudnnConvAlgoSearch: entry.cudnnConvAlgoSearch ?? .heuristic)
+            cudnnConvAlgoSearch: entry.cudnnConvAlgoSearch ?? .heuristic, gpuMemoryLimitBytes: entry.gpuMemoryLimit(for: component),
+            arenaExtendStrategy: .sameAsRequested, recordPlacement: entry.provider == .cuda)
     }
 
     /// The file that holds (or will hold) the optimized graph of `voice` for a plan entry's cache key.

@@ -1,5 +1,6 @@
 import Foundation
 import VoxCore
+import VoxONNX
 import VoxOptimizer
 
 /// How this process builds and runs engines, read once at start (from the command line and the
@@ -35,12 +36,31 @@ public struct RuntimeConfiguration: Sendable, Equatable {
     /// The one reading of VoxServe's environment variables: the paths (`VOXSERVE_HOME`,
     /// `VOXSERVE_CACHE_DIR`, `VOXSERVE_DEPS`, `VOXSERVE_ORT_LIBRARY`, `VOXSERVE_CHATTERBOX_DIR`),
     /// `VOXSERVE_OPTIMIZE=0`, `VOXSERVE_API_KEY` and `VOXSERVE_VOICE_ALIASES` ("nova=alice,onyx=bob";
-    /// a malformed value is reported by `voiceAliasProblem(in:)` and otherwise ignored).
+    /// a malformed value is reported by `voiceAliasProblem(in:)` and otherwise ignored),
+    /// `VOXSERVE_PROVIDER` (cpu|cuda) and `VOXSERVE_GPU_MEMORY_LIMIT` ("6G", "512M", bytes); values
+    /// that do not parse are ignored here and refused by the CLI's validation.
     public static func fromEnvironment(_ env: [String: String]) -> RuntimeConfiguration {
-        RuntimeConfiguration(
-            paths: .fromEnvironment(env), optimize: env["VOXSERVE_OPTIMIZE"] != "0",
+        var overrides = PlanOverrides()
+        overrides.provider = env["VOXSERVE_PROVIDER"].flatMap { ExecutionProvider(rawValue: $0.lowercased()) }
+        overrides.gpuMemoryLimitBytes = env["VOXSERVE_GPU_MEMORY_LIMIT"].flatMap(parseByteSize)
+        return RuntimeConfiguration(
+            paths: .fromEnvironment(env), optimize: env["VOXSERVE_OPTIMIZE"] != "0", overrides: overrides,
             apiKey: env["VOXSERVE_API_KEY"].flatMap { $0.isEmpty ? nil : $0 },
             voiceAliases: VoiceRegistry.openAIAliases.merging((try? environmentAliases(env)) ?? [:]) { $1 })
+    }
+
+    /// "6G", "6GiB", "512M", "1.5g", "1048576": bytes (binary units). Nil when it does not parse or is 0.
+    public static func parseByteSize(_ text: String) -> UInt64? {
+        var t = text.trimmingCharacters(in: .whitespaces).lowercased()
+        for suffix in ["ib", "b"] where t.hasSuffix(suffix) && t.count > suffix.count { t.removeLast(suffix.count); break }
+        var scale: Double = 1
+        if let last = t.last, let power = ["k": 1.0, "m": 2.0, "g": 3.0, "t": 4.0][String(last)] {
+            scale = pow(1024, power)
+            t.removeLast()
+        }
+        guard let number = Double(t), number > 0, number.isFinite else { return nil }
+        let bytes = number * scale
+        return bytes < 1 || bytes > Double(UInt64.max / 2) ? nil : UInt64(bytes)
     }
 
     /// `VOXSERVE_VOICE_ALIASES`, parsed.

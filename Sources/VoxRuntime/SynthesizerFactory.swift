@@ -84,6 +84,21 @@ public final class SynthesizerFactory: Sendable {
         }
     }
 
+    /// What the installed GPU build can run on: its CUDA major version and the architectures setup
+    /// read from its CUDA provider (`cuda-architectures.txt`); without that file, only the minimum
+    /// compute capability is known.
+    public var gpuBuild: ONNXRuntimeGPUBuild {
+        var build = ONNXRuntimeGPUBuild.cuda13
+        if let library = paths.gpuRuntimeLibrary {
+            let file = library.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent(ONNXRuntimeGPUBuild.architecturesFileName)
+            if let text = try? String(contentsOf: file, encoding: .utf8) {
+                let architectures = ONNXRuntimeGPUBuild.parseArchitectures(text)
+                if !architectures.isEmpty { build.architectures = architectures }
+            }
+        }
+        return build
+    }
+
     // MARK: Piper
 
     /// What Piper needs planned: one graph, fp32 only, dynamic shapes (no CUDA graphs), independent sentences.
@@ -95,7 +110,7 @@ public final class SynthesizerFactory: Sendable {
     }
 
     public func plan(for voice: PiperVoice) throws -> ExecutionPlan {
-        try ExecutionPlanner().plan(hardware: try hardware(), inventory: Self.inventory(for: voice), overrides: configuration.overrides)
+        try ExecutionPlanner(gpuBuild: gpuBuild).plan(hardware: try hardware(), inventory: Self.inventory(for: voice), overrides: configuration.overrides)
     }
 
     /// A synthesizer for a Piper voice: the optimizer around the engine, or the plain engine.
@@ -147,7 +162,7 @@ public final class SynthesizerFactory: Sendable {
     }
 
     public func plan(forChatterboxAt directory: URL) throws -> ExecutionPlan {
-        try ExecutionPlanner().plan(
+        try ExecutionPlanner(gpuBuild: gpuBuild).plan(
             hardware: try hardware(), inventory: Self.inventory(for: try ChatterboxModelFiles(directory: directory)), overrides: configuration.overrides)
     }
 
@@ -168,8 +183,14 @@ public final class SynthesizerFactory: Sendable {
         let plan = try plan(forChatterboxAt: directory)
         let logger = self.logger
         let paths = self.paths
-        // No warm-up: Chatterbox needs a reference to speak, and the first request brings one.
-        return OptimizedSynthesizer(plan: plan, logger: logger) { entry in
+        // On CUDA, every graph runs once on made-up input at start (ChatterboxEngine.warmUp): the
+        // first request would otherwise pay for CUDA, cuDNN and cuBLAS start-up and kernel choice.
+        // On the CPU, no warm-up: loading is most of the cost, and the first request brings a voice.
+        let warmUpOnGPU = configuration.warmUp && plan.primary?.provider == .cuda
+        let optimized = OptimizedSynthesizer(plan: plan, warmUp: { engine in
+            guard let chatterbox = engine as? ChatterboxEngine else { return }
+            try await chatterbox.warmUp()
+        }, logger: logger) { entry in
             var choices: [ModelComponentID: ModelPrecision] = [:]
             var perComponent: [ModelComponentID: SessionOptions] = [:]
             for component in ChatterboxModelFiles.components {
@@ -186,5 +207,7 @@ public final class SynthesizerFactory: Sendable {
                 files: try files.selecting(choices), options: options, componentSessionOptions: perComponent,
                 runtime: entryRuntime, conditioningStore: store, logger: logger)
         }
+        if warmUpOnGPU { try await optimized.prepare() }
+        return optimized
     }
 }

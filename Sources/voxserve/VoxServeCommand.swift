@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import VoxCore
+import VoxONNX
 import VoxRuntime
 
 @main
@@ -41,7 +42,33 @@ struct EngineOptions: ParsableArguments {
             valueName: "name=voice"))
     var voiceAliases: [String] = []
 
+    @Option(help: "Run engines on this provider only: cpu or cuda (default: planned, for Piper measured at warm-up; also VOXSERVE_PROVIDER). Forcing cuda where CUDA cannot run is an error.")
+    var provider: ExecutionProvider?
+
+    @Option(help: "Use this precision variant wherever a graph ships it: fp32, fp16, bf16, int8, q4, q4f16 (default: planned).")
+    var precision: ModelPrecision?
+
+    @Option(
+        name: .customLong("gpu-memory-limit"),
+        help: ArgumentHelp("The most GPU memory VoxServe may use, all engines and worker processes together: 6G, 512M (default: what is free; also VOXSERVE_GPU_MEMORY_LIMIT).", valueName: "size"))
+    var gpuMemoryLimit: String?
+
+    /// Internal: how many engines share the GPU budget (`serve --isolation process` passes its workers).
+    @Option(name: .customLong("gpu-engines"), help: .hidden)
+    var gpuEngines: Int?
+
     func validate() throws {
+        if let gpuMemoryLimit, RuntimeConfiguration.parseByteSize(gpuMemoryLimit) == nil {
+            throw ValidationError("--gpu-memory-limit must be a size such as 6G or 512M (got '\(gpuMemoryLimit)').")
+        }
+        let env = ProcessInfo.processInfo.environment
+        if let value = env["VOXSERVE_GPU_MEMORY_LIMIT"], RuntimeConfiguration.parseByteSize(value) == nil {
+            throw ValidationError("VOXSERVE_GPU_MEMORY_LIMIT must be a size such as 6G or 512M (got '\(value)').")
+        }
+        if let value = env["VOXSERVE_PROVIDER"], ExecutionProvider(rawValue: value.lowercased()) == nil {
+            throw ValidationError("VOXSERVE_PROVIDER must be cpu or cuda (got '\(value)').")
+        }
+        if let gpuEngines, gpuEngines < 1 { throw ValidationError("--gpu-engines must be at least 1.") }
         do {
             _ = try RuntimeConfiguration.environmentAliases(ProcessInfo.processInfo.environment)
         } catch let error as VoxError {
@@ -61,6 +88,32 @@ struct EngineOptions: ParsableArguments {
         configuration.optimize = configuration.optimize && !noOptimize
         configuration.warmUp = warmUp
         configuration.voiceAliases.merge((try? VoiceRegistry.parseAliases(voiceAliases)) ?? [:]) { $1 }
+        if let provider { configuration.overrides.provider = provider }
+        if let precision { configuration.overrides.precision = precision }
+        if let limit = gpuMemoryLimit.flatMap(RuntimeConfiguration.parseByteSize) { configuration.overrides.gpuMemoryLimitBytes = limit }
+        if let gpuEngines { configuration.overrides.enginesSharingGPU = gpuEngines }
         return configuration
+    }
+
+    /// These options as a worker process's arguments, the engine count included.
+    func workerArguments(engines: Int) -> [String] {
+        var arguments: [String] = []
+        if let provider { arguments += ["--provider", provider.rawValue] }
+        if let precision { arguments += ["--precision", precision.rawValue] }
+        if let gpuMemoryLimit { arguments += ["--gpu-memory-limit", gpuMemoryLimit] }
+        arguments += ["--gpu-engines", String(engines)]
+        return arguments
+    }
+}
+
+extension ModelPrecision: ExpressibleByArgument {
+    public init?(argument: String) {
+        self.init(rawValue: argument.lowercased())
+    }
+}
+
+extension ExecutionProvider: ExpressibleByArgument {
+    public init?(argument: String) {
+        self.init(rawValue: argument.lowercased())
     }
 }

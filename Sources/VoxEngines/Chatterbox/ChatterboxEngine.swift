@@ -10,7 +10,7 @@ import VoxONNX
 ///
 /// Outputs carry no Perth watermark: upstream Chatterbox adds one with a neural network that
 /// VoxServe cannot run.
-public final class ChatterboxEngine: SpeechSynthesizer {
+public final class ChatterboxEngine: SpeechSynthesizer, SessionPlacementReporting {
     public static let sampleRate = 24_000
     public static let engineID = "chatterbox"
     /// The language both exports (original and Turbo) speak: their tokenizers and text
@@ -58,6 +58,11 @@ public final class ChatterboxEngine: SpeechSynthesizer {
         self.options = options
         self.logger = logger
         self.conditioningStore = conditioningStore ?? MemorySpeakerConditioningStore()
+        // The decode loop feeds a KV cache that grows by one position per step: a captured CUDA graph
+        // would replay the first step's shapes and buffers. Refused here, whatever the caller asks.
+        if (componentSessionOptions[.languageModel] ?? sessionOptions).cudaGraph {
+            throw VoxError(.unsupported, "CUDA graphs cannot run the Chatterbox language model: its KV cache grows every step, and a captured graph needs fixed shapes and the same buffers on every replay.", detail: "enable_cuda_graph on language_model")
+        }
         func load(_ component: ModelComponentID) throws -> ONNXSession {
             let url = files.url(for: component)
             do {
@@ -87,6 +92,53 @@ public final class ChatterboxEngine: SpeechSynthesizer {
             "vox.engine": "\(Self.engineID)", "vox.flavor": "\(layout.flavor.rawValue)", "vox.layers": "\(layout.layerCount)",
             "vox.variants": "\(ChatterboxModelFiles.components.map { "\($0.rawValue)=\(files.selection[$0]!.rawValue)" }.joined(separator: ","))",
         ])
+    }
+
+    /// Where ONNX Runtime placed each graph's nodes (sessions built with `recordPlacement`).
+    public var sessionPlacements: [String: SessionPlacement] {
+        var result: [String: SessionPlacement] = [:]
+        for (component, session) in [(ModelComponentID.speechEncoder, speechEncoder), (.embedTokens, embedTokens), (.languageModel, languageModel), (.conditionalDecoder, conditionalDecoder)] {
+            if let placement = session.placement { result[component.rawValue] = placement }
+        }
+        return result
+    }
+
+    /// Runs every graph once on made-up input, so that the first request does not pay for ONNX
+    /// Runtime's first-run allocations and, on CUDA, kernel selection and cuDNN/cuBLAS start-up:
+    /// the speech encoder on 6 s of a synthetic voice-like signal (the result is not stored), the
+    /// language model for `steps` tokens, the decoder on them. Returns the samples decoded.
+    @discardableResult
+    public func warmUp(steps: Int = 8) async throws -> Int {
+        let seconds = max(6, options.referenceMinDuration + 1)
+        let samples = Self.warmUpSignal(seconds: seconds, sampleRate: Self.sampleRate)
+        let input = try Tensor(floats: samples, shape: [1, samples.count], type: layout.encoderAudioType)
+        let encoder = speechEncoder
+        let names = layout.encoderOutputNames
+        let raw: [String: Tensor]
+        do {
+            raw = try await offload { try encoder.run(["audio_values": input], outputNames: names) }
+        } catch let error as ONNXRuntimeError {
+            throw VoxError.engineFailure("The Chatterbox speech encoder failed at warm-up: \(error.message)", detail: error.description)
+        }
+        var outputs: [String: Tensor] = [:]
+        for (standard, name) in zip(ChatterboxConditioning.outputNames, names) { outputs[standard] = raw[name] }
+        let conditioning = try ChatterboxConditioning(tensors: outputs)
+        let generator = try makeGenerator(sentence: "Hello, this is a warm-up.", conditioning: conditioning, seed: 1, maxNewTokens: max(1, steps))
+        let limit = generator.maxNewTokens
+        _ = try await offload { try generator.run(atMost: limit) }
+        let tokens = generator.tokens
+        return try await offload { try self.decode(tokens: tokens, conditioning: conditioning, final: true) }.count
+    }
+
+    /// A voiced, deterministic signal: a 140 Hz harmonic series with a slow amplitude envelope.
+    static func warmUpSignal(seconds: Double, sampleRate: Int) -> [Float] {
+        let count = Int(seconds * Double(sampleRate))
+        return (0..<count).map { i in
+            let t = Double(i) / Double(sampleRate)
+            let envelope = 0.5 + 0.5 * sin(2 * .pi * 3 * t)
+            let voice = (1...5).reduce(0.0) { sum, h in sum + sin(2 * .pi * 140 * Double(h) * t) / Double(h) }
+            return Float(0.1 * envelope * voice)
+        }
     }
 
     /// How many times the speech encoder has run (a voice served from the store does not count).

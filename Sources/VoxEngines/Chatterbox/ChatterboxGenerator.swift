@@ -37,6 +37,8 @@ final class ChatterboxGenerator: @unchecked Sendable {
     /// The element type each `past_key_values.*` input declares (float16 in fp16 exports).
     private let pastTypes: [String: TensorElementType]
     private var pastLength = 0
+    /// The language model's IO binding, made at the first step and reused.
+    private var binding: ONNXIOBinding?
     private(set) var tokens: [Int] = []
     private(set) var cacheLengths: [Int] = []
     private(set) var stoppedAtStopToken = false
@@ -182,7 +184,16 @@ final class ChatterboxGenerator: @unchecked Sendable {
         guard let device = cacheDevice else {
             return try languageModel.run(values: feeds, outputNames: ["logits"] + layout.presentNames)
         }
-        let binding = try ONNXIOBinding(session: languageModel)
+        // One binding for the whole loop, cleared and bound again each step (creating one per step
+        // costs an allocation and a release in ONNX Runtime every token).
+        let binding: ONNXIOBinding
+        if let existing = self.binding {
+            existing.clear()
+            binding = existing
+        } else {
+            binding = try ONNXIOBinding(session: languageModel)
+            self.binding = binding
+        }
         for (name, value) in feeds { try binding.bind(input: name, value) }
         try binding.bind(output: "logits", on: .cpu)
         for (input, output) in zip(layout.pastNames, layout.presentNames) {
@@ -207,6 +218,12 @@ final class ChatterboxGenerator: @unchecked Sendable {
         return try ONNXValue(try present.tensor().converted(to: type), runtime: runtime)
     }
 
+    /// The `exaggeration` input in the type the graph declares (float32, or float16 in fp16 exports):
+    /// ONNX Runtime refuses a float32 tensor for a float16 input.
+    static func exaggerationTensor(_ value: Float, batch: Int, type: TensorElementType) throws -> Tensor {
+        try Tensor(floats: [Float](repeating: value, count: batch), shape: [batch], type: type)
+    }
+
     /// Positions the original export's embedder expects for the prompt: text counts from 0 right
     /// after the exaggeration slot; the speech and exaggeration tokens sit at 0.
     static func promptPositions(_ ids: [Int]) -> [Int] {
@@ -225,7 +242,8 @@ final class ChatterboxGenerator: @unchecked Sendable {
             feeds["position_ids"] = Tensor(int64: Array(repeatElement(rowPositions, count: batch).joined()), shape: [batch, n])
         }
         if layout.takesExaggeration {
-            feeds["exaggeration"] = Tensor(float32: [Float](repeating: exaggeration, count: batch), shape: [batch])
+            feeds["exaggeration"] = try Self.exaggerationTensor(
+                exaggeration, batch: batch, type: embedTokens.input(named: "exaggeration")?.elementType ?? .float32)
         }
         let out: Tensor
         do {
