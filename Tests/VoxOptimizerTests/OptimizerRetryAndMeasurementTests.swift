@@ -95,12 +95,14 @@ final class FlakyEngine: SpeechSynthesizer, SessionPlacementReporting, @unchecke
         #expect(report.fallbacks.count == 1 && report.fallbacks[0].kind == .persistent && report.fallbacks[0].retryAfterSeconds == nil)
     }
 
+    /// The two sides differ by 600 ms, not a few: on 2 starved cores a 1 ms sleep has taken tens of
+    /// milliseconds (a CI run chose the wrong side with 1 vs 40 ms).
     @Test("warm-up measures CUDA against the CPU and runs the faster first")
     func measurementPicksTheFaster() async throws {
         let plan = try piperPlan()
         #expect(plan.measuredAtWarmUp == [0, 1])
         let slowGPU = OptimizedSynthesizer(plan: plan) { entry in
-            FlakyEngine(label: entry.label, calls: Locked(0), delay: entry.provider == .cuda ? .milliseconds(40) : .milliseconds(1))
+            FlakyEngine(label: entry.label, calls: Locked(0), delay: entry.provider == .cuda ? .milliseconds(600) : .milliseconds(1))
         }
         let report = try await slowGPU.prepare()
         #expect(report.activeEntry?.provider == .cpu)
@@ -110,7 +112,7 @@ final class FlakyEngine: SpeechSynthesizer, SessionPlacementReporting, @unchecke
         #expect(report.fallbacks.isEmpty)
 
         let fastGPU = OptimizedSynthesizer(plan: plan) { entry in
-            FlakyEngine(label: entry.label, calls: Locked(0), delay: entry.provider == .cuda ? .milliseconds(1) : .milliseconds(40))
+            FlakyEngine(label: entry.label, calls: Locked(0), delay: entry.provider == .cuda ? .milliseconds(1) : .milliseconds(600))
         }
         #expect(try await fastGPU.prepare().activeEntry?.provider == .cuda)
     }
