@@ -82,6 +82,15 @@ def computations(port):
     return 0
 
 
+def speeches(port):
+    """Speech requests the replica answered 200, from /metrics."""
+    _, _, data = request(port, "GET", "/metrics", timeout=10)
+    for line in data.decode().splitlines():
+        if line.startswith('voxserve_http_requests_total{route="/v1/audio/speech",method="POST",status="200"}'):
+            return int(float(line.split()[-1]))
+    return 0
+
+
 def health(port):
     try:
         status, _, data = request(port, "GET", "/healthz", timeout=10)
@@ -313,13 +322,15 @@ def main():
                             "oldest_still_speaks": speak(b.port, "fleet-local", "Evicted, and computed again.")}
 
         # Balanced: requests through nginx reach both replicas.
-        def served_by():
-            _, _, data = request(nginx.port, "GET", "/metrics")
-            return data
         counts_before = [computations(r.port) for r in replicas]
+        served_before = [speeches(r.port) for r in replicas]
         statuses = [speak(nginx.port, "en_US-joe-medium", f"Through the balancer, request {i}.")["status"] for i in range(4)]
-        logs = [open(os.path.join(nginx.prefix, "logs", "access.log")).read().count("POST /v1/audio/speech")]
-        report["balanced"] = {"statuses": statuses, "proxied": logs[0], "computed": [computations(r.port) - c for r, c in zip(replicas, counts_before)]}
+        # nginx logs a request once it has finalized it, a moment after the client has the last byte.
+        def proxied():
+            return open(os.path.join(nginx.prefix, "logs", "access.log")).read().count("POST /v1/audio/speech")
+        wait_for(lambda: proxied() >= len(statuses), 5)
+        report["balanced"] = {"statuses": statuses, "proxied": proxied(), "served": [speeches(r.port) - c for r, c in zip(replicas, served_before)],
+                              "computed": [computations(r.port) - c for r, c in zip(replicas, counts_before)]}
 
         # The database dies.
         pg.stop("immediate")

@@ -51,6 +51,7 @@ import VoxCore
         struct Balanced: Decodable {
             var statuses: [Int]
             var proxied: Int
+            var served: [Int]
         }
         struct Outage: Decodable {
             var builtin: [Int]
@@ -126,6 +127,7 @@ import VoxCore
         let balanced = try #require(report.balanced)
         #expect(balanced.statuses == [200, 200, 200, 200])
         #expect(balanced.proxied == 4)
+        #expect(balanced.served == [2, 2], "round robin: \(balanced.served) requests served per replica")
 
         // The database dies: built-in voices speak, both replicas say degraded, uploads are
         // refused; it returns: both recover by themselves and nothing is lost.
