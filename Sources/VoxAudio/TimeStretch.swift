@@ -7,6 +7,25 @@ import VoxCore
 /// exactly `ratio` times as many samples. Used for OpenAI's `speed`, which must scale a voice's
 /// duration by 1/speed however the model's own length scale behaves.
 public enum TimeStretch {
+    /// `chunks`, each lasting `ratio` times as long (stretched off the cooperative pool).
+    public static func stretching(_ chunks: AsyncThrowingStream<AudioChunk, any Error>, by ratio: Double) -> AsyncThrowingStream<AudioChunk, any Error> {
+        AsyncThrowingStream { continuation in
+            let task = Task {
+                do {
+                    for try await var chunk in chunks {
+                        let audio = chunk.audio
+                        chunk.audio = try await offload { try stretch(audio, by: ratio) }
+                        continuation.yield(chunk)
+                    }
+                    continuation.finish()
+                } catch {
+                    continuation.finish(throwing: error)
+                }
+            }
+            continuation.onTermination = { _ in task.cancel() }
+        }
+    }
+
     /// `buffer` lasting `ratio` times as long (0.25…4; 1 returns it unchanged).
     public static func stretch(_ buffer: AudioBuffer, by ratio: Double) throws -> AudioBuffer {
         guard ratio.isFinite, (0.25...4).contains(ratio) else {

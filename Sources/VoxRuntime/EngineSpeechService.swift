@@ -109,36 +109,8 @@ public final class EngineSpeechService: SpeechService {
             request.voice = nil
             request.reference = try await registry.reference(of: cloned)
             sampleRate = ChatterboxEngine.sampleRate
-            // Chatterbox has no pace control of its own: each streamed chunk is time-stretched
-            // (pitch kept), so the duration is 1/speed as with Piper.
-            if request.speed != 1 {
-                let speed = Double(request.speed)
-                request.speed = 1
-                return SpeechStream(
-                    voice: voice.name, sampleRate: sampleRate, plan: await Self.plan(of: engine), warm: warm,
-                    chunks: Self.stretching(engine.stream(request), by: 1 / speed))
-            }
         }
         return SpeechStream(voice: voice.name, sampleRate: sampleRate, plan: await Self.plan(of: engine), warm: warm, chunks: engine.stream(request))
-    }
-
-    /// `chunks`, each lasting `ratio` times as long.
-    public static func stretching(_ chunks: AsyncThrowingStream<AudioChunk, any Error>, by ratio: Double) -> AsyncThrowingStream<AudioChunk, any Error> {
-        AsyncThrowingStream { continuation in
-            let task = Task {
-                do {
-                    for try await var chunk in chunks {
-                        let audio = chunk.audio
-                        chunk.audio = try await offload { try TimeStretch.stretch(audio, by: ratio) }
-                        continuation.yield(chunk)
-                    }
-                    continuation.finish()
-                } catch {
-                    continuation.finish(throwing: error)
-                }
-            }
-            continuation.onTermination = { _ in task.cancel() }
-        }
     }
 
     public func voices() async throws -> [VoiceDescription] {

@@ -94,14 +94,11 @@ struct SpeakCommand: AsyncParsableCommand {
         let factory = SynthesizerFactory(configuration: configuration, phonemizer: EspeakPhonemizer.shared)
         let registry = VoiceRegistry(paths: configuration.paths)
         let synthesizer: any SpeechSynthesizer
-        // Chatterbox has no pace control: its audio is time-stretched, as the server does it.
-        var stretch = 1.0
         if cloning {
             guard let reference else { throw VoxError.invalidInput("Chatterbox needs --reference.") }
             request.reference = try await loadReference(reference, registry: registry)
             request.voice = nil
             synthesizer = try await factory.chatterbox()
-            stretch = 1 / Double(request.speed)
         } else {
             switch try await registry.resolve(nameOrPath: voice) {
             case .piper(let piper, _):
@@ -111,15 +108,12 @@ struct SpeakCommand: AsyncParsableCommand {
                 request.reference = try await registry.reference(of: stored)
                 request.voice = nil
                 synthesizer = try await factory.chatterbox()
-                stretch = 1 / Double(request.speed)
             }
         }
-        if stretch != 1 { request.speed = 1 }
-        let chunks = stretch == 1 ? synthesizer.stream(request) : EngineSpeechService.stretching(synthesizer.stream(request), by: stretch)
         let ready = clock.now
         var audio = AudioBuffer(samples: [], sampleRate: synthesizer.info.sampleRate)
         var firstAudio: ContinuousClock.Instant?
-        for try await chunk in chunks {
+        for try await chunk in synthesizer.stream(request) {
             if firstAudio == nil { firstAudio = clock.now }
             if audio.samples.isEmpty { audio.sampleRate = chunk.audio.sampleRate }
             audio.append(chunk.audio)

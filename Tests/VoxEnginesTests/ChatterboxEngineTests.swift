@@ -82,6 +82,20 @@ import VoxONNX
         #expect(gen.cacheLengths.count == 7)
     }
 
+    /// Chatterbox has no pace control: `speed` stretches what it speaks, whole or streamed, to
+    /// 1/speed of the same seed's natural duration.
+    @Test func speedStretchesTheDurationWholeAndStreamed() async throws {
+        let engine = try ChatterboxFixtures.engine()
+        let reference = try ChatterboxFixtures.reference()
+        let natural = try await engine.synthesize(SynthesisRequest(text: text, reference: reference, seed: 9))
+        let fast = try await engine.synthesize(SynthesisRequest(text: text, speed: 2, reference: reference, seed: 9))
+        #expect(abs(fast.duration / natural.duration - 0.5) < 0.01, "\(fast.duration) s at speed 2, \(natural.duration) s at 1")
+        var streamed = 0.0, slowStreamed = 0.0
+        for try await chunk in engine.stream(SynthesisRequest(text: text, reference: reference, seed: 9)) { streamed += chunk.audio.duration }
+        for try await chunk in engine.stream(SynthesisRequest(text: text, speed: 0.5, reference: reference, seed: 9)) { slowStreamed += chunk.audio.duration }
+        #expect(abs(slowStreamed / streamed - 2) < 0.05, "\(slowStreamed) s at speed 0.5, \(streamed) s at 1")
+    }
+
     @Test func aSeedFixesTheTokensAndAnotherSeedChangesThem() async throws {
         let engine = try ChatterboxFixtures.engine()
         let reference = try ChatterboxFixtures.reference()

@@ -1,4 +1,5 @@
 import Foundation
+import VoxAudio
 import VoxCore
 
 extension ChatterboxEngine {
@@ -6,7 +7,14 @@ extension ChatterboxEngine {
     /// `streamFirstChunkTokens` tokens, then every `streamChunkTokens`. Each chunk's tokens are
     /// decoded together with the `streamOverlapTokens` before them, and neighbouring chunks are
     /// joined with a short crossfade, so the stream sounds like one decode of the whole sentence.
+    /// Chatterbox has no pace control of its own: with a `speed`, each chunk is time-stretched
+    /// (pitch kept), so the duration is 1/speed as with Piper.
     public func stream(_ request: SynthesisRequest) -> AsyncThrowingStream<AudioChunk, Error> {
+        let chunks = generatedChunks(request)
+        return request.speed == 1 ? chunks : TimeStretch.stretching(chunks, by: 1 / Double(request.speed))
+    }
+
+    private func generatedChunks(_ request: SynthesisRequest) -> AsyncThrowingStream<AudioChunk, Error> {
         AsyncThrowingStream { continuation in
             let task = Task {
                 do {

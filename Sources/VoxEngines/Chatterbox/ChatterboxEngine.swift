@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import VoxAudio
 import VoxCore
 import VoxONNX
 
@@ -33,7 +34,6 @@ public final class ChatterboxEngine: SpeechSynthesizer, SessionPlacementReportin
     let conditioningFingerprint: String
     let logger: Logger
     private let encoderRuns = Locked(0)
-    let warnings = Locked(Set<String>())
 
     /// Loads the export in `modelDirectory` (see `ChatterboxModelFiles`) with the precision variants
     /// in `variants` (others: fp32 when present, else the first found).
@@ -160,15 +160,14 @@ public final class ChatterboxEngine: SpeechSynthesizer, SessionPlacementReportin
             let samples = try await offload { try self.decode(tokens: tokens, conditioning: conditioning, final: true) }
             out.samples += samples
         }
-        return out
+        guard request.speed != 1 else { return out }
+        let (audio, ratio) = (out, 1 / Double(request.speed))
+        return try await offload { try TimeStretch.stretch(audio, by: ratio) }
     }
 
     /// Sentences to speak, the voice, where the voice came from and the seed for a request.
     func prepare(_ request: SynthesisRequest) async throws -> ([String], ChatterboxConditioning, ConditioningCacheOutcome, UInt64) {
         try request.validateParameters()
-        if request.speed != 1, warnings.withLock({ $0.insert("speed").inserted }) {
-            logger.warning("Chatterbox has no speed control; speed is ignored", metadata: ["vox.engine": "\(Self.engineID)"])
-        }
         guard let reference = request.reference ?? defaultReference() else {
             throw VoxError.invalidInput(
                 "Chatterbox clones a voice from a recording: pass a reference of more than \(Int(options.referenceMinDuration)) seconds (--reference FILE).")
