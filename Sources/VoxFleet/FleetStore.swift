@@ -223,17 +223,8 @@ public final class FleetStore: Sendable {
     /// (a `VoxError` of the caller's own making, such as a conflict, does not).
     func timed<T: Sendable>(_ operation: @Sendable @escaping () async throws -> T) async throws -> T {
         do {
-            let value = try await withThrowingTaskGroup(of: T?.self) { group in
-                group.addTask { try await operation() }
-                group.addTask {
-                    try await Task.sleep(for: Self.operationTimeout)
-                    return nil
-                }
-                defer { group.cancelAll() }
-                guard case .some(.some(let value)) = try await group.next() else {
-                    throw VoxError(.unavailable, "The shared store (PostgreSQL at \(self.location.description)) did not answer within \(Self.operationTimeout).")
-                }
-                return value
+            guard let value = try await untilDeadline(.now + Self.operationTimeout, operation) else {
+                throw VoxError(.unavailable, "The shared store (PostgreSQL at \(location.description)) did not answer within \(Self.operationTimeout).")
             }
             health.clear(Self.healthArea)
             return value

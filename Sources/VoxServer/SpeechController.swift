@@ -312,18 +312,8 @@ enum SpeechEvents {
 func withDeadline<T: Sendable>(
     _ deadline: ContinuousClock.Instant, timeout: Duration, _ operation: @Sendable @escaping () async throws -> T
 ) async throws -> T {
-    try await withThrowingTaskGroup(of: Optional<T>.self) { group in
-        group.addTask { try await operation() }
-        group.addTask {
-            try await Task.sleep(until: deadline, clock: .continuous)
-            return nil
-        }
-        defer { group.cancelAll() }
-        guard case .some(.some(let value)) = try await group.next() else {
-            throw APIError.timeout(after: timeout)
-        }
-        return value
-    }
+    guard let value = try await untilDeadline(deadline, operation) else { throw APIError.timeout(after: timeout) }
+    return value
 }
 
 /// A value (or error) set once by one task and awaited by another.
