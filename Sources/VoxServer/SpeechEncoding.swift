@@ -13,7 +13,7 @@ import VoxRuntime
 ///   declares an open-ended length.
 enum SpeechEncoding {
     /// OpenAI's `pcm` rate.
-    static let pcmSampleRate = 24_000
+    static let pcmSampleRate = StreamingAudioEncoder.pcmSampleRate
 
     /// OpenAI's default is mp3; this build answers wav when libsndfile cannot write MP3.
     static var defaultFormat: AudioFormat { AudioEncoder.canEncode(.mp3) ? .mp3 : .wav }
@@ -40,12 +40,7 @@ enum SpeechEncoding {
 
     /// A whole utterance as a file.
     static func encode(_ audio: AudioBuffer, as format: AudioFormat) throws -> Data {
-        if format == .pcm { return try pcm(audio) }
+        if format == .pcm { return try StreamingAudioEncoder.encodeWhole(audio, as: .pcm) }  // resampled to 24 kHz
         return try AudioEncoder().encode(audio, as: format)
-    }
-
-    private static func pcm(_ audio: AudioBuffer) throws -> Data {
-        let resampled = audio.sampleRate == pcmSampleRate ? audio : try Resampler.resample(audio, to: pcmSampleRate)
-        return WAVStream.pcm16(resampled)
     }
 }

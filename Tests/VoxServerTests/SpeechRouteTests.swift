@@ -54,11 +54,14 @@ import VoxCore
         }
     }
 
-    @Test func pcmBodyIsHeaderless16BitAt24kHz() async throws {
+    /// Streamed (the default) and whole (`stream: false`), which encode through the same path.
+    @Test(arguments: [true, false])
+    func pcmBodyIsHeaderless16BitAt24kHz(stream: Bool) async throws {
         try await makeApp().test(.router) { client in
             let response = try await client.execute(
                 uri: "/v1/audio/speech", method: .post, headers: jsonHeaders,
-                body: json(["input": text, "response_format": "pcm"]))
+                body: json(["input": text, "response_format": "pcm", "stream": stream]))
+            if !stream { #expect(response.headers[.contentLength] == String(response.body.readableBytes)) }
             #expect(response.status == .ok)
             #expect(response.headers[.contentType]?.hasPrefix("audio/pcm") == true)
             #expect(response.headers[.voxSampleRate] == "24000")
