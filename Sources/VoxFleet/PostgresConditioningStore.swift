@@ -113,13 +113,10 @@ public struct PostgresConditioningStore: ConditioningStore {
                 _ = try? await connection.query("SELECT pg_advisory_unlock(\(lockID))", logger: logger)
                 return try result.get()
             }
-        } catch let error as PSQLError {
+        } catch where error is PSQLError || error is PostgresError {
             logger.warning(
                 "no fleet lock for a conditioning computation; computing here",
                 metadata: ["vox.cache.key": "\(key.digest)", "vox.error": "\(FleetStore.describe(error))"])
-            return try await body()
-        } catch let error as PostgresError {
-            logger.warning("no fleet lock for a conditioning computation; computing here", metadata: ["vox.error": "\(error)"])
             return try await body()
         }
     }
