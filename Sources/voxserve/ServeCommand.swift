@@ -154,8 +154,7 @@ struct ServeCommand: AsyncParsableCommand {
             service = WorkerSpeechService(
                 local: local, workers: configuration.workers,
                 executable: configuration.workerExecutable.map { URL(fileURLWithPath: $0) } ?? WorkerSpeechService.currentExecutable(),
-                arguments: (configuration.optimize ? [] : ["--no-optimize"]) + (engine.verbose ? ["--verbose"] : [])
-                    + engine.voiceAliases.flatMap { ["--voice-alias", $0] } + engine.workerArguments(engines: configuration.workers),
+                arguments: engine.workerArguments(engines: configuration.workers, optimize: configuration.optimize),
                 startTimeout: configuration.workerStartTimeout, logger: logger)
         }
         if !Self.isLoopback(configuration.host) && configuration.apiKey == nil {

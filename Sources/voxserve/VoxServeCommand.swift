@@ -95,9 +95,11 @@ struct EngineOptions: ParsableArguments {
         return configuration
     }
 
-    /// These options as a worker process's arguments, the engine count included.
-    func workerArguments(engines: Int) -> [String] {
-        var arguments: [String] = []
+    /// These options as a worker process's arguments, the engine count included (`optimize`: the
+    /// server's, environment included).
+    func workerArguments(engines: Int, optimize: Bool) -> [String] {
+        var arguments = (optimize ? [] : ["--no-optimize"]) + (verbose ? ["--verbose"] : [])
+        arguments += voiceAliases.flatMap { ["--voice-alias", $0] }
         if let provider { arguments += ["--provider", provider.rawValue] }
         if let precision { arguments += ["--precision", precision.rawValue] }
         if let gpuMemoryLimit { arguments += ["--gpu-memory-limit", gpuMemoryLimit] }
