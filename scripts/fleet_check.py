@@ -73,22 +73,23 @@ def voices(port):
     return [v["id"] for v in json.loads(data)["data"]] if status == 200 else None
 
 
-def computations(port):
-    """The replica's conditioning computations from /metrics."""
+def metric(port, series):
+    """The value of one series (its name and labels, as /metrics prints them) on a replica; 0 when absent."""
     _, _, data = request(port, "GET", "/metrics", timeout=10)
     for line in data.decode().splitlines():
-        if line.startswith("voxserve_conditioning_computations_total"):
+        if line.startswith(series + " ") or line.startswith(series + "{") and "{" not in series:
             return int(float(line.split()[-1]))
     return 0
+
+
+def computations(port):
+    """The replica's conditioning computations."""
+    return metric(port, "voxserve_conditioning_computations_total")
 
 
 def speeches(port):
-    """Speech requests the replica answered 200, from /metrics."""
-    _, _, data = request(port, "GET", "/metrics", timeout=10)
-    for line in data.decode().splitlines():
-        if line.startswith('voxserve_http_requests_total{route="/v1/audio/speech",method="POST",status="200"}'):
-            return int(float(line.split()[-1]))
-    return 0
+    """Speech requests the replica answered 200."""
+    return metric(port, 'voxserve_http_requests_total{route="/v1/audio/speech",method="POST",status="200"}')
 
 
 def health(port):
