@@ -21,11 +21,12 @@ build: setup
 run: build
 	$(BIN) serve --host $(HOST) --port $(PORT) $(if $(WYOMING_PORT),--wyoming-port $(WYOMING_PORT))
 
-test: setup
+test:
+	@GPU=$(GPU) TEST=1 scripts/setup.sh
 	scripts/test-fixtures.sh
 	$(SWIFT) build --build-tests
 	# Tests keep their voices and caches out of the user's ~/.voxserve. Three suites run after the
-	# others, each alone: the hostile-input suite (a server of its own under 170 abusive requests),
+	# others, each alone: the hostile-input suite (a server of its own under 180 abusive requests),
 	# the fleet suite (PostgreSQL, nginx and two replicas of its own), which would starve the
 	# timing-sensitive live tests on 2 cores, and the OpenAI SDK suite, which times first bytes.
 	rm -rf $(ROOT)/.build/test-home && VOXSERVE_HOME=$(ROOT)/.build/test-home $(SWIFT) test --skip-build \
@@ -45,7 +46,8 @@ doctor: build
 	$(BIN) doctor
 
 # The web page alone in headless Chromium (also the last step of `make test`).
-webui-test: setup
+webui-test:
+	@TEST=1 scripts/setup.sh
 	$(SWIFT) build --product voxserve
 	scripts/webui-check.py --bin $(ROOT)/.build/debug/voxserve --screenshots $(ROOT)/.build/webui-screenshots
 

