@@ -116,7 +116,7 @@ def speech_encoder(path, rng):
     save(model, path)
 
 
-def embed_tokens(path, rng, original):
+def embed_tokens(path, rng, original, placeholder=None):
     ids = helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch_size", "sequence_length"])
     out = helper.make_tensor_value_info("inputs_embeds", TensorProto.FLOAT, ["batch_size", "sequence_length", HIDDEN])
     inputs = [ids]
@@ -141,14 +141,36 @@ def embed_tokens(path, rng, original):
             helper.make_node("Add", ["tokpos", "exag_emb"], ["inputs_embeds"]),
         ]
     else:
-        nodes.append(helper.make_node("Gather", ["table", "input_ids"], ["inputs_embeds"]))
+        # Like Turbo's export: the last two ids are speech tokens (the template's placeholders
+        # `<|endoftext|>` become start-of-speech 6561) and go through the speech table; the others
+        # are text and go through the text table. A decode step's single id is speech.
+        inits += [
+            const("speech_table", (rng.standard_normal((SPEECH_VOCAB, HIDDEN)) * 0.5).astype(np.float32)),
+            const("placeholder", np.array(placeholder, dtype=np.int64)),
+            const("start_speech", np.array(START_SPEECH, dtype=np.int64)),
+            const("zero1", np.array([0], dtype=np.int64)),
+            const("minus2", np.array([-2], dtype=np.int64)),
+            const("big", np.array([1 << 40], dtype=np.int64)),
+            const("axis1", np.array([1], dtype=np.int64)),
+        ]
+        nodes += [
+            helper.make_node("Slice", ["input_ids", "zero1", "minus2", "axis1"], ["text_ids"]),
+            helper.make_node("Slice", ["input_ids", "minus2", "big", "axis1"], ["tail_ids"]),
+            helper.make_node("Equal", ["tail_ids", "placeholder"], ["is_placeholder"]),
+            helper.make_node("Where", ["is_placeholder", "start_speech", "tail_ids"], ["speech_ids"]),
+            helper.make_node("Gather", ["table", "text_ids"], ["text_emb"]),
+            helper.make_node("Gather", ["speech_table", "speech_ids"], ["speech_emb"]),
+            helper.make_node("Concat", ["text_emb", "speech_emb"], ["inputs_embeds"], axis=1),
+        ]
     graph = helper.make_graph(nodes, "embed_tokens", inputs, [out], inits)
     model = helper.make_model(graph, producer_name="voxserve-tests")
     helper.set_model_props(model, {"voxserve.fixture": "chatterbox-tiny"})
     save(model, path)
 
 
-def language_model(path, rng, layers, original, half=False):
+def language_model(path, rng, layers, original, half=False, keep_last=False):
+    """keep_last: like exports made with recent transformers, declare `num_logits_to_keep` (an int64
+    scalar) and return only the last that many positions' logits."""
     float_type = TensorProto.FLOAT16 if half else TensorProto.FLOAT
     inputs = [
         helper.make_tensor_value_info("inputs_embeds", float_type, ["batch_size", "sequence_length", HIDDEN]),
@@ -156,7 +178,10 @@ def language_model(path, rng, layers, original, half=False):
     ]
     if not original:
         inputs.append(helper.make_tensor_value_info("position_ids", TensorProto.INT64, ["batch_size", "sequence_length"]))
-    outputs = [helper.make_tensor_value_info("logits", float_type, ["batch_size", "sequence_length", SPEECH_VOCAB])]
+    logits_len = "num_logits_to_keep" if keep_last else "sequence_length"
+    if keep_last:
+        inputs.append(helper.make_tensor_value_info("num_logits_to_keep", TensorProto.INT64, []))
+    outputs = [helper.make_tensor_value_info("logits", float_type, ["batch_size", logits_len, SPEECH_VOCAB])]
     for i in range(layers):
         for kv in ("key", "value"):
             inputs.append(helper.make_tensor_value_info(
@@ -242,7 +267,17 @@ def language_model(path, rng, layers, original, half=False):
         helper.make_node("Add", ["l1", "bias"], ["l2"]),
         helper.make_node("Add", ["l2", "stop_logits"], ["logits_f32"]),
     ]
-    emit("logits_f32", "logits")
+    if keep_last:
+        inits += [const("big1", np.array([1 << 40], dtype=np.int64)),
+                  const("axis1_1d", np.array([1], dtype=np.int64)), const("zero_axis", np.array([0], dtype=np.int64))]
+        nodes += [
+            helper.make_node("Neg", ["num_logits_to_keep"], ["neg_keep"]),
+            helper.make_node("Unsqueeze", ["neg_keep", "zero_axis"], ["neg_keep1"]),
+            helper.make_node("Slice", ["logits_f32", "neg_keep1", "big1", "axis1_1d"], ["logits_kept"]),
+        ]
+        emit("logits_kept", "logits")
+    else:
+        emit("logits_f32", "logits")
     graph = helper.make_graph(nodes, "language_model", inputs, outputs, inits)
     model = helper.make_model(graph, producer_name="voxserve-tests")
     helper.set_model_props(model, {
@@ -531,7 +566,17 @@ def write_turbo_tokenizer(out):
         ],
         "normalizer": None,
         "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": True},
-        "post_processor": {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": False, "use_regex": True},
+        # Turbo's template: the text, then `<|endoftext|>` twice (embed_tokens reads them as speech).
+        "post_processor": {"type": "Sequence", "processors": [
+            {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": False, "use_regex": True},
+            {"type": "TemplateProcessing",
+             "single": [{"Sequence": {"id": "A", "type_id": 0}},
+                        {"SpecialToken": {"id": "<|endoftext|>", "type_id": 0}},
+                        {"SpecialToken": {"id": "<|endoftext|>", "type_id": 0}}],
+             "pair": [{"Sequence": {"id": "A", "type_id": 0}}, {"Sequence": {"id": "B", "type_id": 1}}],
+             "special_tokens": {"<|endoftext|>": {"id": "<|endoftext|>", "ids": [added["<|endoftext|>"]],
+                                                  "tokens": ["<|endoftext|>"]}}},
+        ]},
         "decoder": {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": True, "use_regex": True},
         "model": {
             "type": "BPE", "dropout": None, "unk_token": None, "continuing_subword_prefix": "",
@@ -542,9 +587,15 @@ def write_turbo_tokenizer(out):
     }
     with open(os.path.join(out, "tokenizer.json"), "w", encoding="utf-8") as f:
         json.dump(tokenizer, f, ensure_ascii=False)
-    cases = [{"text": s, "ids": byte_level_encode(s, vocab, ranks, added)} for s in TURBO_STRINGS]
+    eot = added["<|endoftext|>"]
+    cases = []
+    for text in TURBO_STRINGS:
+        ids = byte_level_encode(text, vocab, ranks, added)
+        # "ids": the BPE alone (vocab.json + merges.txt); "template_ids": tokenizer.json's, with the template.
+        cases.append({"text": text, "ids": ids, "template_ids": ids + [eot, eot]})
     with open(os.path.join(out, "tokenizer_expectations.json"), "w", encoding="utf-8") as f:
         json.dump(cases, f, ensure_ascii=False, indent=1)
+    return eot
 
 
 ORIGINAL_STRINGS = ["Hello[SPACE]there.", "the[SPACE]other[SPACE]three", "Zoë?", "in[SPACE]an[SPACE]inn"]
@@ -616,20 +667,28 @@ def write_original_tokenizer(out):
 # --------------------------------------------------------------------------------------------
 
 
-def make_turbo(root):
+def make_turbo(root, keep_last=False):
     onnx_dir = os.path.join(root, "onnx")
     os.makedirs(onnx_dir, exist_ok=True)
+    placeholder = write_turbo_tokenizer(root)
     rng = np.random.default_rng(5)
     speech_encoder(os.path.join(onnx_dir, "speech_encoder.onnx"), rng)
-    embed_tokens(os.path.join(onnx_dir, "embed_tokens.onnx"), rng, original=False)
+    embed_tokens(os.path.join(onnx_dir, "embed_tokens.onnx"), rng, original=False, placeholder=placeholder)
     lm_rng_state = rng.bit_generator.state
-    language_model(os.path.join(onnx_dir, "language_model.onnx"), rng, layers=2, original=False)
-    rng.bit_generator.state = lm_rng_state  # same weights, float16 interface
-    language_model(os.path.join(onnx_dir, "language_model_fp16.onnx"), rng, layers=2, original=False, half=True)
+    language_model(os.path.join(onnx_dir, "language_model.onnx"), rng, layers=2, original=False, keep_last=keep_last)
+    if not keep_last:
+        rng.bit_generator.state = lm_rng_state  # same weights, float16 interface
+        language_model(os.path.join(onnx_dir, "language_model_fp16.onnx"), rng, layers=2, original=False, half=True)
     conditional_decoder(os.path.join(onnx_dir, "conditional_decoder.onnx"), rng)
-    shutil.copyfile(os.path.join(onnx_dir, "conditional_decoder.onnx"), os.path.join(onnx_dir, "conditional_decoder_q4.onnx"))
-    shutil.copyfile(os.path.join(onnx_dir, "embed_tokens.onnx"), os.path.join(onnx_dir, "embed_tokens_quantized.onnx"))
-    write_turbo_tokenizer(root)
+    if not keep_last:
+        shutil.copyfile(os.path.join(onnx_dir, "conditional_decoder.onnx"), os.path.join(onnx_dir, "conditional_decoder_q4.onnx"))
+        shutil.copyfile(os.path.join(onnx_dir, "embed_tokens.onnx"), os.path.join(onnx_dir, "embed_tokens_quantized.onnx"))
+
+
+def make_turbo_keep_last(root):
+    """chatterbox-tiny's weights, with a language model that declares num_logits_to_keep and
+    returns only the last position's logits."""
+    make_turbo(root, keep_last=True)
 
 
 def make_original(root):
@@ -645,7 +704,8 @@ def make_original(root):
 
 def main():
     out = sys.argv[1]
-    for name, make in (("chatterbox-tiny", make_turbo), ("chatterbox-tiny-original", make_original)):
+    for name, make in (("chatterbox-tiny", make_turbo), ("chatterbox-tiny-keeplogits", make_turbo_keep_last),
+                       ("chatterbox-tiny-original", make_original)):
         root = os.path.join(out, name)
         shutil.rmtree(root, ignore_errors=True)
         os.makedirs(root)

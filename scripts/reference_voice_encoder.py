@@ -265,9 +265,11 @@ def resemblyzer_partials(wav, min_coverage):
 
 
 def chatterbox_partials(wav, min_coverage):
-    """Chatterbox computes the mel first and pads or trims the mel frames."""
+    """Chatterbox computes the mel first and pads or trims the mel frames. Its melspec.py calls
+    librosa.filters.mel with the defaults (Slaney scale, norm="slaney") and librosa.stft with
+    center=True, pad_mode="reflect"; power 2, no log."""
     step = frame_step()
-    mel = power_spectrogram(wav, "reflect") @ mel_filterbank("htk", False).T
+    mel = power_spectrogram(wav, "reflect") @ mel_filterbank("slaney", True).T
     n_frames = mel.shape[0]
     n_wins, remainder = divmod(max(n_frames - PARTIAL_FRAMES + step, 0), step)
     if n_wins == 0 or (remainder + (PARTIAL_FRAMES - step)) / PARTIAL_FRAMES >= min_coverage:

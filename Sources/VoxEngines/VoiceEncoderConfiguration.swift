@@ -82,10 +82,12 @@ public struct VoiceEncoderConfiguration: Sendable, Equatable {
     /// Resemblyzer 0.1.4 (`embed_utterance` with its defaults, librosa ≥ 0.10).
     public static let resemblyzer = VoiceEncoderConfiguration()
 
-    /// Chatterbox's `VoiceEncoder.embeds_from_wavs`: torchaudio's HTK filterbank without
-    /// normalisation, reflect padding, minimum coverage 0.8, edges trimmed at 20 dB.
+    /// Chatterbox's `VoiceEncoder.embeds_from_wavs` (`voice_encoder/melspec.py`): librosa's mel
+    /// filterbank with its defaults (Slaney scale, Slaney area normalisation, 0–8 kHz, 40 mels),
+    /// `librosa.stft(center=True, pad_mode="reflect")`, power 2, no log ("amp" mels); minimum
+    /// coverage 0.8, edges trimmed at 20 dB.
     public static let chatterbox = VoiceEncoderConfiguration(
-        melScale: .htk, melNormalization: .none, padding: .reflect, partialLayout: .chatterbox,
+        melScale: .slaney, melNormalization: .slaney, padding: .reflect, partialLayout: .chatterbox,
         minCoverage: 0.8, preprocessing: .trimEdges(topDB: 20)
     )
 

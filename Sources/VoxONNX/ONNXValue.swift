@@ -97,6 +97,34 @@ public final class ONNXValue: @unchecked Sendable {
         return Tensor(elementType: elementType, shape: shape, bytes: Data(bytes: data, count: byteCount))
     }
 
+    /// `count` values from flat index `offset` as Float (float32, float16 or bfloat16), read in
+    /// place: a step's last logits row comes out without copying the whole [batch, positions, vocab].
+    public func floats(offset: Int, count wanted: Int) throws -> [Float] {
+        guard !isOnDevice else {
+            throw ONNXRuntimeError(code: 1, message: "a tensor of shape \(shape) is in GPU memory and cannot be read from the host")
+        }
+        guard offset >= 0, wanted >= 0, offset + wanted <= count else {
+            throw ONNXRuntimeError(code: 1, message: "values \(offset)..<\(offset + wanted) are outside a tensor of shape \(shape)")
+        }
+        guard wanted > 0 else { return [] }
+        var data: UnsafeMutableRawPointer?
+        // Read only, as in `tensor()`.
+        try runtime.check(runtime.api.pointee.GetTensorMutableData(handle, &data))
+        guard let data else { throw ONNXRuntimeError(code: 1, message: "tensor of shape \(shape) has no data") }
+        switch elementType {
+        case .float32:
+            return Array(UnsafeBufferPointer(start: data.assumingMemoryBound(to: Float.self) + offset, count: wanted))
+        case .float16:
+            let halves = UnsafeBufferPointer(start: data.assumingMemoryBound(to: UInt16.self) + offset, count: wanted)
+            return halves.map { Float(Float16(bitPattern: $0)) }
+        case .bfloat16:
+            let halves = UnsafeBufferPointer(start: data.assumingMemoryBound(to: UInt16.self) + offset, count: wanted)
+            return halves.map { Float(bitPattern: UInt32($0) << 16) }
+        default:
+            throw ONNXRuntimeError(code: 1, message: "a \(elementType) tensor cannot be read as floating-point values")
+        }
+    }
+
     static func typeAndShape(_ info: OpaquePointer, runtime: ONNXRuntime) throws -> (TensorElementType, [Int]) {
         let api = runtime.api.pointee
         var raw = ONNX_TENSOR_ELEMENT_DATA_TYPE_UNDEFINED

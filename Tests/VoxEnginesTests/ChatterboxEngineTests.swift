@@ -205,8 +205,9 @@ import VoxONNX
         #expect(guided.batchSize == 2)
         #expect(guided.stoppedAtStopToken)
         #expect(guided.tokens.count == stopAt - guided.prefixLength + 1)
-        // [exaggeration] [START] text… [STOP] [start of speech], after the conditioning.
-        #expect(guided.prefixLength == 4 + engine.textIDs(for: "Hello there.").count + 2)
+        // [exaggeration] [START] text… [STOP] [start of speech] ×2, after the conditioning (the
+        // tokenizer's template gives [START] and [STOP]).
+        #expect(guided.prefixLength == 4 + engine.textIDs(for: "Hello there.").count + 3)
 
         var plain = ChatterboxOptions()
         plain.cfgWeight = 0
@@ -252,13 +253,52 @@ import VoxONNX
         #expect(error?.message.contains("reference") == true)
     }
 
-    @Test func referencePreparationNormalisesLoudnessAndKeepsTheFirst15Seconds() throws {
+    /// As upstream: Turbo's reference is normalised to −27 LUFS and the original model's is not;
+    /// both keep the whole clip (the graph crops), up to the 60 s guard.
+    @Test func referencePreparationFollowsUpstreamForEachModel() throws {
         let long = AudioBuffer(
             samples: (0..<(20 * 16_000)).map { Float(0.05 * sin(2 * Double.pi * 200 * Double($0) / 16_000)) }, sampleRate: 16_000)
-        let prepared = try ChatterboxEngine.prepareReference(long, label: "long.wav", options: ChatterboxOptions())
-        #expect(prepared.sampleRate == 24_000)
-        #expect(prepared.samples.count == 15 * 24_000)
-        let lufs = try LoudnessMeter().integratedLoudness(of: prepared)
-        #expect(abs(lufs + 27) < 0.5)
+        let turbo = try ChatterboxEngine.prepareReference(long, label: "long.wav", options: ChatterboxOptions(), flavor: .turbo)
+        #expect(turbo.sampleRate == 24_000)
+        #expect(turbo.samples.count == 20 * 24_000)
+        #expect(abs(try LoudnessMeter().integratedLoudness(of: turbo) + 27) < 0.5)
+        let original = try ChatterboxEngine.prepareReference(long, label: "long.wav", options: ChatterboxOptions(), flavor: .original)
+        #expect(original.samples.count == 20 * 24_000)
+        let resampled = try Resampler.resample(long, to: 24_000)
+        #expect(abs(try LoudnessMeter().integratedLoudness(of: original) - LoudnessMeter().integratedLoudness(of: resampled)) < 0.01)
+        let huge = AudioBuffer(samples: [Float](repeating: 0, count: 70 * 16_000).enumerated().map { i, _ in Float(0.05 * sin(Double(i) / 10)) }, sampleRate: 16_000)
+        #expect(try ChatterboxEngine.prepareReference(huge, label: "huge.wav", options: ChatterboxOptions()).samples.count == 60 * 24_000)
+    }
+
+    /// Turbo's `punc_norm` keeps `...`, ` - ` and `;`; the original model's rewrites them.
+    @Test func textNormalisationFollowsEachModelsOwnRules() {
+        let text = "wait... then - go; now: “ok”"
+        #expect(ChatterboxTextNormalizer.normalize(text, flavor: .original) == "Wait, then, go, now, \"ok\".")
+        #expect(ChatterboxTextNormalizer.normalize(text, flavor: .turbo) == "Wait... then - go; now, \"ok\".")
+    }
+
+    /// The original model's guidance: the unconditional row keeps the text's positions (upstream
+    /// zeroes only the token embeddings) and carries no text.
+    @Test func theUnconditionalRowKeepsPositionsAndDropsTheText() throws {
+        let prompt = [6563, 255, 40, 41, 42, 0, 6561, 6561]
+        #expect(ChatterboxGenerator.unconditionalIDs(prompt) == [6563, 255, 255, 255, 255, 0, 6561, 6561])
+        let engine = try ChatterboxFixtures.engine("chatterbox-tiny-original")
+        let positions = ChatterboxGenerator.promptPositions(prompt).map(Int64.init)
+        func embed(_ ids: [Int]) throws -> [Float] {
+            try engine.embedTokens.run([
+                "input_ids": Tensor(int64: ids.map(Int64.init), shape: [1, ids.count]),
+                "position_ids": Tensor(int64: positions, shape: [1, ids.count]),
+                "exaggeration": Tensor(float32: [0.5], shape: [1]),
+            ])["inputs_embeds"]!.floats()
+        }
+        let uncond = try embed(ChatterboxGenerator.unconditionalIDs(prompt))
+        let hidden = uncond.count / prompt.count
+        let row = { (i: Int) in Array(uncond[(i * hidden)..<((i + 1) * hidden)]) }
+        // Same token at positions 1, 2, 3, 4: the rows differ by their positional embeddings only.
+        #expect(row(2) != row(3) && row(3) != row(4))
+        #expect(row(2).contains { $0 != 0 })
+        let cond = try embed(prompt)
+        #expect(Array(cond[(2 * hidden)..<(3 * hidden)]) != row(2))  // the text is gone…
+        #expect(Array(cond[(6 * hidden)..<(8 * hidden)]) == Array(uncond[(6 * hidden)..<(8 * hidden)]))  // …the speech start is not
     }
 }

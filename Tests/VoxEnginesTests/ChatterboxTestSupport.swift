@@ -42,11 +42,21 @@ enum ChatterboxFixtures {
         try #require(engine.languageModel.metadata["voxserve.stop_position"].flatMap { Int($0) })
     }
 
-    /// Strings and the ids the fixture script's own BPE gives them.
-    static func expectations(_ name: String) throws -> [(text: String, ids: [Int])] {
+    /// Strings and the ids the fixture script's own BPE gives them: the BPE alone, or (`template`)
+    /// as `tokenizer.json` gives them with its post-processor's template (Turbo's two placeholders).
+    static func expectations(_ name: String, template: Bool = false) throws -> [(text: String, ids: [Int])] {
         let url = try directory(name).appendingPathComponent("tokenizer_expectations.json")
         let cases = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [[String: Any]])
-        return try cases.map { (try #require($0["text"] as? String), try #require($0["ids"] as? [Int])) }
+        let key = template ? "template_ids" : "ids"
+        return try cases.map { (try #require($0["text"] as? String), try #require($0[key] as? [Int])) }
+    }
+
+    /// A copy of fixture `name` in a new temporary folder, changed by `edit` (which gets the copy).
+    static func copy(_ name: String, edit: (URL) throws -> Void) throws -> URL {
+        let copy = FileManager.default.temporaryDirectory.appendingPathComponent("vox-\(name)-\(UUID().uuidString)")
+        try FileManager.default.copyItem(at: try directory(name), to: copy)
+        try edit(copy)
+        return copy
     }
 }
 

@@ -48,9 +48,13 @@ struct VoiceEncoderTests {
         let reference = try fixtures.reference(audio.url, variant: "chatterbox")
         #expect(try encoder.partialEmbeddings(audio.samples).count == reference.partials)
         #expect(VoiceEncoder.cosine(embedding, reference.embedding) >= 0.999)
-        // The two front ends really differ: the Resemblyzer reference is not what this matches.
-        let resemblyzer = try fixtures.reference(audio.url)
-        #expect(VoiceEncoder.cosine(embedding, resemblyzer.embedding) < 0.99)
+        // The filterbank matters: the HTK bank without normalisation (what VoxServe used before
+        // reading melspec.py) gives another embedding.
+        var htk = VoiceEncoderConfiguration.chatterbox
+        htk.melScale = .htk
+        htk.melNormalization = .none
+        let wrong = try VoiceEncoder(contentsOf: weights, configuration: htk).embed(audio.samples)
+        #expect(VoiceEncoder.cosine(wrong, reference.embedding) < 0.99)
     }
 
     @Test("safetensors weights give the embedding of the .pt weights (F32 exactly, F16 closely)")

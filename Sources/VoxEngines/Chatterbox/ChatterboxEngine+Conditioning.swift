@@ -7,7 +7,7 @@ extension ChatterboxEngine {
     var conditioningParameters: [String: String] {
         [
             "sample_rate": "\(Self.sampleRate)",
-            "lufs": "\(options.referenceLUFS)",
+            "lufs": options.referenceLUFS(for: layout.flavor).map { "\($0)" } ?? "none",
             "max_seconds": "\(options.referenceMaxDuration)",
             "min_seconds": "\(options.referenceMinDuration)",
         ]

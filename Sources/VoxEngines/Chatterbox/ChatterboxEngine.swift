@@ -173,7 +173,7 @@ public final class ChatterboxEngine: SpeechSynthesizer, SessionPlacementReportin
                 "Chatterbox clones a voice from a recording: pass a reference of more than \(Int(options.referenceMinDuration)) seconds (--reference FILE).")
         }
         let sentences = TextSegmenter(maxSentenceLength: options.maxSentenceCharacters).sentences(request.text)
-            .map { options.normalizeText ? ChatterboxTextNormalizer.normalize($0) : $0 }
+            .map { options.normalizeText ? ChatterboxTextNormalizer.normalize($0, flavor: layout.flavor) : $0 }
             .filter { sentence in sentence.unicodeScalars.contains { $0.properties.isAlphabetic || $0.properties.numericType != nil } }
         guard !sentences.isEmpty else {
             throw VoxError.invalidInput("The text has nothing speakable in it (only punctuation or symbols).")

@@ -17,6 +17,11 @@ final class ChatterboxGenerator: @unchecked Sendable {
     static let startToken = 6561
     static let stopToken = 6562
     static let exaggerationToken = 6563
+    /// The original model's text tokens that open and close the text (`[START]`, `[STOP]`).
+    static let startTextToken = 255
+    static let stopTextToken = 0
+    /// GPT-2's `<|endoftext|>`: Turbo's speech placeholder when the tokenizer has no such token.
+    static let turboPlaceholder = 50256
 
     let embedTokens: ONNXSession
     let languageModel: ONNXSession
@@ -26,13 +31,16 @@ final class ChatterboxGenerator: @unchecked Sendable {
     let cfgWeight: Float
     let exaggeration: Float
     let batch: Int
+    /// Benchmarks only: never stop on the stop token, so every run generates `maxNewTokens`.
+    let ignoresStopToken: Bool
     /// Where IO binding keeps the KV cache (the language model's device), nil without IO binding.
     let cacheDevice: ONNXIOBinding.Device?
 
     private let conditioning: ChatterboxConditioning
     private let promptIDs: [Int]
     private var rng: SeededGenerator
-    private var history: Set<Int> = [ChatterboxGenerator.startToken]
+    /// The tokens generated so far, for the repetition penalty.
+    private var history: Set<Int> = []
     private var past: [String: ONNXValue] = [:]
     /// The element type each `past_key_values.*` input declares (float16 in fp16 exports).
     private let pastTypes: [String: TensorElementType]
@@ -41,6 +49,8 @@ final class ChatterboxGenerator: @unchecked Sendable {
     private var binding: ONNXIOBinding?
     private(set) var tokens: [Int] = []
     private(set) var cacheLengths: [Int] = []
+    /// Wall time of each step (language model and sampling), the first one being the prefill.
+    private(set) var stepSeconds: [Double] = []
     private(set) var stoppedAtStopToken = false
     private(set) var isFinished = false
     private(set) var prefixLength = 0
@@ -48,13 +58,13 @@ final class ChatterboxGenerator: @unchecked Sendable {
     /// `textIDs` are the tokenizer's ids for the sentence.
     init(
         embedTokens: ONNXSession, languageModel: ONNXSession, layout: ChatterboxModelLayout, conditioning: ChatterboxConditioning,
-        textIDs: [Int], options: ChatterboxOptions, seed: UInt64
+        textIDs: [Int], placeholder: Int = ChatterboxGenerator.turboPlaceholder, options: ChatterboxOptions, seed: UInt64
     ) {
         self.embedTokens = embedTokens
         self.languageModel = languageModel
         self.layout = layout
         self.conditioning = conditioning
-        self.sampler = options.sampler
+        self.sampler = options.sampler(for: layout.flavor)
         self.maxNewTokens = max(1, options.maxNewTokens)
         self.cfgWeight = options.cfgWeight
         self.exaggeration = options.exaggeration
@@ -74,15 +84,29 @@ final class ChatterboxGenerator: @unchecked Sendable {
             pastTypes[name] = languageModel.input(named: name)?.elementType ?? layout.kvType
         }
         self.pastTypes = pastTypes
-        if layout.flavor == .original {
-            // The original export's embedder reads [exaggeration slot] text… [start of speech]; the
-            // tokenizer's template may already have put them there.
-            var ids = textIDs
-            if ids.first != Self.exaggerationToken { ids.insert(Self.exaggerationToken, at: 0) }
-            if ids.last != Self.startToken { ids.append(Self.startToken) }
-            promptIDs = ids
-        } else {
-            promptIDs = textIDs
+        promptIDs = Self.promptIDs(text: textIDs, flavor: layout.flavor, placeholder: placeholder)
+        ignoresStopToken = options.ignoresStopToken
+    }
+
+    /// The ids embed_tokens gets for the first step, whatever template the tokenizer applied:
+    /// - Turbo: the text, then exactly two placeholders (`<|endoftext|>`, 50256 in GPT-2's
+    ///   vocabulary), which the graph embeds as start-of-speech tokens: it reads the last two ids
+    ///   as speech. `tokenizer.json`'s template appends them; `vocab.json` + `merges.txt` do not.
+    /// - The original model: `[exaggeration 6563, [START] 255, text…, [STOP] 0, 6561, 6561]`, as
+    ///   upstream's `T3.inference` lays them out (text between start and stop text tokens, then the
+    ///   start-of-speech token and the `bos` it appends); the graph finds the text span by the 0.
+    static func promptIDs(text: [Int], flavor: ChatterboxModelLayout.Flavor, placeholder: Int) -> [Int] {
+        var ids = text[...]
+        switch flavor {
+        case .turbo:
+            while ids.last == placeholder { ids.removeLast() }
+            return Array(ids) + [placeholder, placeholder]
+        case .original:
+            if ids.first == exaggerationToken { ids.removeFirst() }
+            while ids.last == startToken { ids.removeLast() }
+            if ids.first == startTextToken { ids.removeFirst() }
+            if ids.last == stopTextToken { ids.removeLast() }
+            return [exaggerationToken, startTextToken] + ids + [stopTextToken, startToken, startToken]
         }
     }
 
@@ -98,26 +122,25 @@ final class ChatterboxGenerator: @unchecked Sendable {
 
     /// One language-model run. Returns the new speech token, or nil when it was the stop token.
     func step() throws -> Int? {
+        let clock = ContinuousClock()
+        let started = clock.now
+        defer {
+            stepSeconds.append((clock.now - started).seconds)
+        }
         precondition(!isFinished, "generation already finished")
         let first = tokens.isEmpty && pastLength == 0
         let embeds: [Float]
         let length: Int
         if first {
-            let text = try embed(ids: promptIDs, positions: Self.promptPositions(promptIDs))
+            let rowIDs = batch == 2 ? [promptIDs, Self.unconditionalIDs(promptIDs)] : [promptIDs]
+            let text = try embed(rows: rowIDs, positions: Self.promptPositions(promptIDs))
             var rows: [Float] = []
             let cond = try conditioning.audioFeatures.converted(to: .float32).floats()
             let hidden = conditioning.hiddenSize
             let textLength = promptIDs.count
             for b in 0..<batch {
                 rows += cond
-                var row = Array(text[(b * textLength * hidden)..<((b + 1) * textLength * hidden)])
-                if b == 1 {
-                    // Unconditional row: the text says nothing.
-                    for (t, id) in promptIDs.enumerated() where id < Self.startToken {
-                        for h in 0..<hidden { row[t * hidden + h] = 0 }
-                    }
-                }
-                rows += row
+                rows += text[(b * textLength * hidden)..<((b + 1) * textLength * hidden)]
             }
             embeds = rows
             length = conditioning.length + textLength
@@ -127,7 +150,7 @@ final class ChatterboxGenerator: @unchecked Sendable {
                 past[name] = try ONNXValue(empty, runtime: languageModel.runtime)
             }
         } else {
-            embeds = try embed(ids: [tokens.last!], positions: [tokens.count])
+            embeds = try embed(rows: Array(repeating: [tokens.last!], count: batch), positions: [tokens.count])
             length = 1
         }
 
@@ -144,6 +167,13 @@ final class ChatterboxGenerator: @unchecked Sendable {
                 feeds["position_ids"] = try ONNXValue(
                     Tensor(int64: Array((0..<batch).map { _ in positions }.joined()), shape: [batch, length]), runtime: runtime)
             }
+            for extra in layout.lmExtraInputs {
+                let shape = extra.rank == 0 ? [Int]() : [1]
+                switch extra.value {
+                case .int64(let v): feeds[extra.name] = try ONNXValue(Tensor(int64: [v], shape: shape), runtime: runtime)
+                case .bool(let v): feeds[extra.name] = try ONNXValue(Tensor(bool: [v], shape: shape), runtime: runtime)
+                }
+            }
             outputs = try runLanguageModel(feeds)
         } catch let error as ONNXRuntimeError {
             throw VoxError.engineFailure("The Chatterbox language model failed at step \(tokens.count): \(error.message)", detail: error.description)
@@ -159,13 +189,18 @@ final class ChatterboxGenerator: @unchecked Sendable {
                 }
                 past[input] = try Self.cacheValue(present, as: pastTypes[input] ?? present.elementType, runtime: runtime)
             }
-            logits = try lastLogits(outputs["logits"]?.tensor(), length: length)
+            logits = try lastLogits(outputs["logits"], length: length)
         } catch let error as ONNXRuntimeError {
             throw VoxError.engineFailure(
                 "The Chatterbox language model's outputs could not be read at step \(tokens.count): \(error.message)", detail: error.description)
         }
         pastLength += length
-        let token = sampler.sample(logits, history: history, using: &rng)
+        var scores = logits
+        if ignoresStopToken, scores.count > Self.stopToken { scores[Self.stopToken] = -.infinity }
+        // What upstream penalises: the original model's `generated_ids` always begin with the start
+        // token; Turbo's loop penalises it only on the first step, then only generated tokens.
+        let penalised = tokens.isEmpty || layout.flavor == .original ? history.union([Self.startToken]) : history
+        let token = sampler.sample(scores, history: penalised, using: &rng)
         history.insert(token)
         if token == Self.stopToken {
             stoppedAtStopToken = true
@@ -230,12 +265,25 @@ final class ChatterboxGenerator: @unchecked Sendable {
         ids.enumerated().map { i, id in id >= startToken ? 0 : i - 1 }
     }
 
-    /// embed_tokens for `ids` (one row per batch entry), as float32 values [batch, ids.count, hidden].
-    private func embed(ids: [Int], positions: [Int]) throws -> [Float] {
-        let n = ids.count
-        let rowIDs = ids.map(Int64.init)
+    /// The unconditional row of classifier-free guidance for the original model's prompt: every
+    /// text token between `[START]` and `[STOP]` becomes `[START]`, at the text's own positions.
+    /// Upstream (`T3.prepare_input_embeds`) zeroes the text tokens' embeddings and then adds the
+    /// positional ones; the ONNX embed_tokens adds both in one graph and cannot be asked for the
+    /// positional part alone, so the row keeps every text position (which zeroing the whole
+    /// embedding lost) and carries no text, at the price of a constant `[START]` embedding.
+    static func unconditionalIDs(_ prompt: [Int]) -> [Int] {
+        guard let open = prompt.firstIndex(of: startTextToken), let close = prompt[open...].firstIndex(of: stopTextToken) else { return prompt }
+        var ids = prompt
+        for i in (open + 1)..<close { ids[i] = startTextToken }
+        return ids
+    }
+
+    /// embed_tokens for one id sequence per batch row (all of one length), as float32 values
+    /// [batch, length, hidden].
+    private func embed(rows: [[Int]], positions: [Int]) throws -> [Float] {
+        let n = rows[0].count
         var feeds: [String: Tensor] = [
-            "input_ids": Tensor(int64: Array(repeatElement(rowIDs, count: batch).joined()), shape: [batch, n])
+            "input_ids": Tensor(int64: rows.flatMap { $0.map(Int64.init) }, shape: [batch, n])
         ]
         if layout.embedTakesPositionIDs {
             let rowPositions = positions.map(Int64.init)
@@ -261,17 +309,18 @@ final class ChatterboxGenerator: @unchecked Sendable {
         return out.floats()
     }
 
-    /// The logits of the last position (guided when batch is 2).
-    private func lastLogits(_ tensor: Tensor?, length: Int) throws -> [Float] {
-        guard let tensor, tensor.shape.count == 3, tensor.shape[0] == batch, tensor.shape[1] == length else {
-            throw VoxError.invalidModel("The Chatterbox language model's logits have shape \(tensor?.shape ?? []); expected [\(batch), \(length), vocab].")
+    /// The logits of the last position (guided when batch is 2), read in place. An export may give
+    /// every position's logits [batch, length, vocab] or only the last one's [batch, 1, vocab].
+    private func lastLogits(_ value: ONNXValue?, length: Int) throws -> [Float] {
+        guard let value, value.shape.count == 3, value.shape[0] == batch, value.shape[1] == length || value.shape[1] == 1 else {
+            throw VoxError.invalidModel(
+                "The Chatterbox language model's logits have shape \(value?.shape ?? []); expected [\(batch), \(length) or 1, vocab].")
         }
-        let vocab = tensor.shape[2]
-        let all = tensor.floats()
-        let cond = Array(all[((length - 1) * vocab)..<(length * vocab)])
+        let rows = value.shape[1]
+        let vocab = value.shape[2]
+        let cond = try value.floats(offset: (rows - 1) * vocab, count: vocab)
         guard batch == 2 else { return cond }
-        let start = (length + length - 1) * vocab
-        let uncond = all[start..<(start + vocab)]
+        let uncond = try value.floats(offset: (2 * rows - 1) * vocab, count: vocab)
         return zip(cond, uncond).map { c, u in c + cfgWeight * (c - u) }
     }
 }

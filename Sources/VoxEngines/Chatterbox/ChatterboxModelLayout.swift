@@ -39,6 +39,27 @@ public struct ChatterboxModelLayout: Sendable, Equatable {
     /// speaker_features, in that order.
     public var encoderOutputNames: [String]
     public var encoderAudioType: TensorElementType
+    /// Inputs of the language model beyond the embeddings, mask, positions and cache, with what to
+    /// feed them: `num_logits_to_keep` / `logits_to_keep` (1: only the last position's logits are
+    /// needed) and `use_cache_branch` (true) of exports made with Optimum or recent transformers.
+    public var lmExtraInputs: [ExtraInput]
+
+    /// An input some exports declare that the generation loop feeds with a constant.
+    public struct ExtraInput: Sendable, Equatable {
+        public enum Value: Sendable, Equatable {
+            case int64(Int64)
+            case bool(Bool)
+        }
+        public var name: String
+        public var value: Value
+        /// The declared rank: 0 (a scalar) or 1 (one element).
+        public var rank: Int
+    }
+
+    /// Extra inputs the loop knows how to feed.
+    static let knownExtraInputs: [String: ExtraInput.Value] = [
+        "num_logits_to_keep": .int64(1), "logits_to_keep": .int64(1), "use_cache_branch": .bool(true),
+    ]
 
     public init(
         speechEncoder: (inputs: [TensorInfo], outputs: [TensorInfo]),
@@ -94,6 +115,16 @@ public struct ChatterboxModelLayout: Sendable, Equatable {
                 present.append(output)
             }
         }
+        let standard = Set(["inputs_embeds", "attention_mask", "position_ids"] + past)
+        var extras: [ExtraInput] = []
+        for input in languageModel.inputs where !standard.contains(input.name) {
+            guard let value = Self.knownExtraInputs[input.name], input.shape.count <= 1 else {
+                throw VoxError.invalidModel(
+                    "language_model has an input '\(input.name)' (shape \(input.shape)) that VoxServe does not know how to feed; it feeds inputs_embeds, attention_mask, position_ids, past_key_values.*, \(Self.knownExtraInputs.keys.sorted().joined(separator: ", ")).")
+            }
+            extras.append(ExtraInput(name: input.name, value: value, rank: input.shape.count))
+        }
+        lmExtraInputs = extras
         let firstKV = languageModel.inputs.first { $0.name == "past_key_values.0.key" }!
         guard firstKV.shape.count == 4 else {
             throw VoxError.invalidModel("language_model's past_key_values.0.key has rank \(firstKV.shape.count); expected [batch, heads, past, head_dim].")

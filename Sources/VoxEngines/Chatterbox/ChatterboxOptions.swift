@@ -1,8 +1,9 @@
 /// How a `ChatterboxEngine` samples, stops, streams and prepares references. Every field has a
-/// default (Chatterbox Turbo's own where it has one).
+/// default: upstream Chatterbox's own for the model loaded (Turbo or the original) where it has one.
 public struct ChatterboxOptions: Sendable, Equatable {
-    /// Sampling of speech tokens (temperature 0.8, top-k 1000, top-p 0.95, repetition penalty 1.2).
-    public var sampler: TokenSampler
+    /// Sampling of speech tokens; nil samples as upstream does for the model loaded
+    /// (`TokenSampler.turbo`, `TokenSampler.original`).
+    public var sampler: TokenSampler?
     /// Most speech tokens generated per sentence (25 tokens are one second).
     public var maxNewTokens: Int
     /// Classifier-free guidance weight for the original model (0 turns guidance off). Turbo has none.
@@ -24,21 +25,42 @@ public struct ChatterboxOptions: Sendable, Equatable {
     /// Length of the crossfade between two streamed chunks, in seconds.
     public var crossfadeDuration: Double
 
+    /// Benchmarks only: generate exactly `maxNewTokens` per sentence, never stopping on the stop
+    /// token, so that runs on stand-ins with random weights (which never choose it) or on a real
+    /// model are comparable token for token.
+    public var ignoresStopToken: Bool = false
+
     /// Run the language model through ONNX Runtime's IO binding: the KV cache outputs are bound to
     /// the session's device (GPU memory on CUDA) and fed back from there; only the logits come to
     /// the host. The execution plan turns it on for CUDA entries.
     public var ioBinding: Bool = false
 
-    /// Reference rules: longer than `referenceMinDuration`, loudness-normalised to `referenceLUFS`,
-    /// only the first `referenceMaxDuration` seconds used.
+    /// Reference rules: longer than `referenceMinDuration` (Turbo asserts more than 5 s upstream),
+    /// loudness-normalised to `referenceLUFS` (nil: as upstream for the model loaded, −27 LUFS for
+    /// Turbo and none for the original), and cut at `referenceMaxDuration`. That cut is only a guard
+    /// against very long uploads: upstream gives the whole clip to the voice encoder and the speech
+    /// encoder graph takes its own crops (10 s for the decoder's prompt), so it must stay long.
     public var referenceMinDuration: Double
     public var referenceMaxDuration: Double
-    public var referenceLUFS: Double
+    public var referenceLUFS: Double?
+
+    /// Turbo's reference loudness upstream (`norm_loudness=True`, pyloudnorm).
+    public static let turboReferenceLUFS = -27.0
+
+    /// The reference loudness for `flavor`: `referenceLUFS`, else upstream's (none for the original).
+    public func referenceLUFS(for flavor: ChatterboxModelLayout.Flavor) -> Double? {
+        referenceLUFS ?? (flavor == .turbo ? Self.turboReferenceLUFS : nil)
+    }
+
+    /// The sampler for `flavor`: `sampler`, else upstream's.
+    public func sampler(for flavor: ChatterboxModelLayout.Flavor) -> TokenSampler {
+        sampler ?? (flavor == .turbo ? .turbo : .original)
+    }
 
     public init(
-        sampler: TokenSampler = TokenSampler(), maxNewTokens: Int = 1000, cfgWeight: Float = 0.5, exaggeration: Float = 0.5,
+        sampler: TokenSampler? = nil, maxNewTokens: Int = 1000, cfgWeight: Float = 0.5, exaggeration: Float = 0.5,
         normalizeText: Bool = true, streamFirstChunkTokens: Int = 20, streamChunkTokens: Int = 50, streamOverlapTokens: Int = 10,
-        crossfadeDuration: Double = 0.02, referenceMinDuration: Double = 5, referenceMaxDuration: Double = 15, referenceLUFS: Double = -27
+        crossfadeDuration: Double = 0.02, referenceMinDuration: Double = 5, referenceMaxDuration: Double = 60, referenceLUFS: Double? = nil
     ) {
         self.sampler = sampler
         self.maxNewTokens = maxNewTokens
