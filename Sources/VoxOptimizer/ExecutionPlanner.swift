@@ -28,7 +28,11 @@ public struct ExecutionPlanner: Sendable {
         self.gpuBuild = gpuBuild
     }
 
-    public func plan(hardware: HardwareReport, inventory: ModelInventory, overrides: PlanOverrides = PlanOverrides()) throws -> ExecutionPlan {
+    /// `measured`: per-token speeds `voxserve bench` measured on this CPU; when given, the CPU
+    /// entries follow them (fastest first) instead of the order the CPU's features suggest.
+    public func plan(
+        hardware: HardwareReport, inventory: ModelInventory, overrides: PlanOverrides = PlanOverrides(), measured: MeasuredPrecisionSpeed? = nil
+    ) throws -> ExecutionPlan {
         try validate(inventory: inventory, overrides: overrides)
         var planReasons: [String] = []
 
@@ -67,7 +71,7 @@ public struct ExecutionPlanner: Sendable {
 
         if overrides.provider != .cuda {
             let (order, orderReason) = overrides.precision.map { ([$0], "precision \($0) forced by the user") }
-                ?? Self.cpuPrecisionOrder(hardware.cpu.features)
+                ?? Self.measuredOrder(measured, inventory: inventory, fallback: Self.cpuPrecisionOrder(hardware.cpu.features))
             planReasons.append("CPU precision order \(order.map(\.rawValue).joined(separator: " → ")): \(orderReason).")
             let budget = hardware.memory.usableBytes
             for tier in order {
@@ -439,6 +443,19 @@ extension ExecutionPlanner {
             return ([.q4, .int8, .fp32], "AVX2 without VNNI: 4-bit weights cut memory traffic and compute in fp32, while int8 kernels there can saturate")
         }
         return ([.fp32], "no AVX2: quantized kernels have no fast path on this CPU")
+    }
+
+    /// The CPU order by measured speed (fastest first, then the feature order's others), when a
+    /// measurement names precisions this model ships; else `fallback`.
+    static func measuredOrder(
+        _ measured: MeasuredPrecisionSpeed?, inventory: ModelInventory, fallback: ([ModelPrecision], String)
+    ) -> ([ModelPrecision], String) {
+        guard let measured else { return fallback }
+        let shipped = Set(inventory.components.flatMap(\.precisions))
+        let fast = measured.order.filter { shipped.contains($0) && $0 != .fp16 && $0 != .bf16 && $0 != .q4f16 }
+        guard !fast.isEmpty else { return fallback }
+        let order = fast + fallback.0.filter { !fast.contains($0) }
+        return (order, "measured on this CPU by `\(measured.command)` (\(measured.measuredAt)): \(measured.summary)")
     }
 
     /// Most precise first: what a component falls back to when it ships none of the preferred variants.

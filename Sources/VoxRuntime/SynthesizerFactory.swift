@@ -161,9 +161,12 @@ public final class SynthesizerFactory: Sendable {
         })
     }
 
+    /// The plan follows the per-token speeds `voxserve bench chatterbox` measured on this CPU, when saved.
     public func plan(forChatterboxAt directory: URL) throws -> ExecutionPlan {
-        try ExecutionPlanner(gpuBuild: gpuBuild).plan(
-            hardware: try hardware(), inventory: Self.inventory(for: try ChatterboxModelFiles(directory: directory)), overrides: configuration.overrides)
+        let hardware = try hardware()
+        return try ExecutionPlanner(gpuBuild: gpuBuild).plan(
+            hardware: hardware, inventory: Self.inventory(for: try ChatterboxModelFiles(directory: directory)), overrides: configuration.overrides,
+            measured: MeasuredPrecisionSpeed.load(cacheDirectory: paths.cacheDirectory, cpu: hardware.cpu.modelName))
     }
 
     /// The Chatterbox export in `directory` (default: `paths.chatterboxDirectory`), through the

@@ -18,6 +18,8 @@ struct Bench {
     let paths: VoxPaths
     let voice: PiperVoice
     let runs: Int
+    /// `--quick`: smaller workloads (a 4 s reference for the cache) so the whole run takes under a minute.
+    var quick = false
 
     static func machine() -> String {
         let cpu = HardwareProbe().probeCPU()
@@ -166,7 +168,7 @@ struct Bench {
         // A 10 s reference spoken by the default voice itself (no file from outside).
         let engine = try PiperEngine(voice: voice, phonemizer: EspeakPhonemizer.shared, runtime: try ONNXRuntime.shared(paths: paths))
         var audio = try await engine.synthesize(SynthesisRequest(text: Self.paragraph))
-        audio.samples = Array(audio.samples.prefix(10 * audio.sampleRate))
+        audio.samples = Array(audio.samples.prefix((quick ? 4 : 10) * audio.sampleRate))
         let reference = VoiceReference(data: try AudioEncoder().encode(audio, as: .wav), label: "bench-10s.wav")
         var scratchPaths = paths
         scratchPaths.home = home

@@ -10,7 +10,7 @@ struct VoxServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "voxserve",
         abstract: "Self-hosted text-to-speech: Piper voices and voice cloning on ONNX Runtime.",
-        subcommands: [ServeCommand.self, SpeakCommand.self, VoicesCommand.self, DoctorCommand.self, BenchCommand.self, WorkerCommand.self]
+        subcommands: [ServeCommand.self, SpeakCommand.self, VoicesCommand.self, DoctorCommand.self, BenchCommand.self, WorkerCommand.self, ChatterboxBenchRunCommand.self]
     )
 
     /// The process's configuration: the environment, read here once for every command.

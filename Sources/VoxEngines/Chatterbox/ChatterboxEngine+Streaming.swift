@@ -19,17 +19,20 @@ extension ChatterboxEngine {
             let task = Task {
                 do {
                     let (sentences, conditioning, outcome, seed) = try await self.prepare(request)
-                    var index = 0
+                    let index = Locked(0)
                     for (i, sentence) in sentences.enumerated() {
                         let generator = try self.makeGenerator(
                             sentence: sentence, conditioning: conditioning, seed: SeededGenerator.derive(seed, index: i))
                         try await self.streamSentence(
                             generator, text: sentence, conditioning: conditioning, isLastSentence: i == sentences.count - 1
                         ) { audio, isLast in
+                            let n = index.withLock { value in
+                                defer { value += 1 }
+                                return value
+                            }
                             continuation.yield(AudioChunk(
-                                audio: AudioBuffer(samples: audio, sampleRate: Self.sampleRate), index: index, text: sentence, isLast: isLast,
+                                audio: AudioBuffer(samples: audio, sampleRate: Self.sampleRate), index: n, text: sentence, isLast: isLast,
                                 conditioning: outcome))
-                            index += 1
                         }
                     }
                     continuation.finish()
@@ -41,10 +44,13 @@ extension ChatterboxEngine {
         }
     }
 
-    /// Generates and decodes one sentence chunk by chunk, calling `emit` with each piece of audio.
+    /// Generates and decodes one sentence chunk by chunk, calling `emit` with each piece of audio,
+    /// in order. The first chunk is decoded as soon as its tokens exist (the time to first audio);
+    /// with `overlapDecoder`, each later chunk is decoded while the language model generates the
+    /// next one, so the decoder's time hides behind generation instead of adding to it.
     func streamSentence(
         _ generator: ChatterboxGenerator, text: String, conditioning: ChatterboxConditioning, isLastSentence: Bool,
-        emit: (_ audio: [Float], _ isLast: Bool) -> Void
+        emit: @escaping @Sendable (_ audio: [Float], _ isLast: Bool) -> Void
     ) async throws {
         // At least 6: the decoder fades in the first 40 ms (one token) of every call and looks a
         // few tokens ahead, so a window's first and last tokens are not handed out.
@@ -53,9 +59,11 @@ extension ChatterboxEngine {
         let first = max(holdback + 1, options.streamFirstChunkTokens)
         let later = max(holdback + 1, options.streamChunkTokens)
         let silenceTokens = layout.flavor == .turbo ? 3 : 0
-        var stitcher = CrossfadeStitcher(crossfade: Int(options.crossfadeDuration * Double(Self.sampleRate)))
+        let stitcher = Locked(CrossfadeStitcher(crossfade: Int(options.crossfadeDuration * Double(Self.sampleRate))))
         var decodedUpTo = 0
         var chunk = 0
+        var decoding: Task<Void, Error>?
+        defer { decoding?.cancel() }
         while true {
             try Task.checkCancellation()
             let want = chunk == 0 ? first : later
@@ -72,14 +80,25 @@ extension ChatterboxEngine {
             }
             let windowStart = max(0, decodedUpTo - overlap)
             let window = Array(tokens[windowStart...])
-            let audio = try await offload { try self.decode(tokens: window, conditioning: conditioning, final: final) }
-            let perToken = Double(audio.count) / Double(window.count + (final ? silenceTokens : 0))
-            let start = Int((Double(windowStart) * perToken).rounded())
-            let boundary = final ? nil : Int((Double(tokens.count - holdback) * perToken).rounded())
-            let piece = stitcher.add(audio, start: start, boundary: boundary)
+            let isLast = final && isLastSentence
+            let decodeWindow: @Sendable () throws -> Void = { [self] in
+                let audio = try self.decode(tokens: window, conditioning: conditioning, final: final)
+                let perToken = Double(audio.count) / Double(window.count + (final ? silenceTokens : 0))
+                let start = Int((Double(windowStart) * perToken).rounded())
+                let boundary = final ? nil : Int((Double(tokens.count - holdback) * perToken).rounded())
+                let piece = stitcher.withLock { $0.add(audio, start: start, boundary: boundary) }
+                emit(piece, isLast)
+            }
+            // The previous window first: audio goes out in order.
+            try await decoding?.value
+            decoding = nil
             decodedUpTo = tokens.count
-            emit(piece, final && isLastSentence)
-            if final { return }
+            if chunk == 1 || final || !options.overlapDecoder {
+                try await offload(decodeWindow)
+                if final { return }
+            } else {
+                decoding = Task { try await offload(decodeWindow) }
+            }
         }
     }
 }

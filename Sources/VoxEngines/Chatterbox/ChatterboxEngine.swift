@@ -131,7 +131,7 @@ public final class ChatterboxEngine: SpeechSynthesizer, SessionPlacementReportin
     }
 
     /// A voiced, deterministic signal: a 140 Hz harmonic series with a slow amplitude envelope.
-    static func warmUpSignal(seconds: Double, sampleRate: Int) -> [Float] {
+    public static func warmUpSignal(seconds: Double, sampleRate: Int) -> [Float] {
         let count = Int(seconds * Double(sampleRate))
         return (0..<count).map { i in
             let t = Double(i) / Double(sampleRate)

@@ -24,6 +24,8 @@ public struct ChatterboxOptions: Sendable, Equatable {
     public var streamOverlapTokens: Int
     /// Length of the crossfade between two streamed chunks, in seconds.
     public var crossfadeDuration: Double
+    /// Decode each streamed chunk after the first while the language model generates the next.
+    public var overlapDecoder: Bool = true
 
     /// Benchmarks only: generate exactly `maxNewTokens` per sentence, never stopping on the stop
     /// token, so that runs on stand-ins with random weights (which never choose it) or on a real

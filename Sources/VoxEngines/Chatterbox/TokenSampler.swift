@@ -110,8 +110,10 @@ public struct TokenSampler: Sendable, Equatable {
         return ordered.map { ($0.token, $0.weight / kept) }
     }
 
-    /// The next token.
+    /// The next token. Greedy (temperature 0) takes the most likely token after the repetition
+    /// penalty, as the model card's ONNX loop does, whatever the order.
     public func sample(_ logits: [Float], history: Set<Int>, using generator: inout SeededGenerator) -> Int {
+        if temperature <= 0 { return distribution(penalized(logits, history: history)).first?.token ?? 0 }
         var candidates: [(token: Int, probability: Double)]
         switch penaltyOrder {
         case .beforeFiltering:
