@@ -5,7 +5,8 @@ VoxServe's Chatterbox engine is measured against (on the same graphs).
 speech_encoder on the reference (24 kHz mono float32); the tokenizer's ids for the text; embed_tokens;
 then one language_model run a step with inputs_embeds, attention_mask, position_ids and every
 past_key_values.* passed as numpy arrays (each step's outputs become the next step's feeds, as the
-card does), sampling in numpy (repetition penalty, temperature, top-k, top-p; or --greedy); for
+card does), sampling in numpy (temperature 0.8, top-k 1000, top-p 0.95, then repetition penalty 1.2,
+chatterbox-tts's Turbo order; or --greedy: the penalty then argmax, as the card); for
 --tokens steps (random-weight stand-ins never stop) or until the stop token 6562; then
 conditional_decoder once on prompt tokens + generated tokens + three 4299 silence tokens.
 
@@ -67,24 +68,31 @@ def tokenize(model_dir, text):
 
 
 def repetition_penalty(logits, generated, penalty):
-    """transformers' RepetitionPenaltyLogitsProcessor, in numpy, as the card does it."""
+    """transformers' RepetitionPenaltyLogitsProcessor, in numpy."""
+    logits = logits.copy()
     score = np.take_along_axis(logits, generated, axis=1)
     score = np.where(score < 0, score * penalty, score / penalty)
     np.put_along_axis(logits, generated, score, axis=1)
     return logits
 
 
-def sample(logits, rng, temperature, top_k, top_p):
-    """Temperature, top-k, then top-p (nucleus), then a draw: one row of logits."""
-    logits = logits / temperature
-    k = min(top_k, logits.shape[-1])
-    top = np.argpartition(-logits, k - 1)[:k]
-    top = top[np.argsort(-logits[top])]
-    probs = np.exp(logits[top] - logits[top[0]])
+def sample(logits, generated, rng, args):
+    """chatterbox-tts's Turbo order (T3.inference_turbo's LogitsProcessorList): temperature, top-k,
+    top-p, then the repetition penalty, softmax and a draw. logits: [1, vocab]."""
+    logits = logits / args.temperature
+    k = min(args.top_k, logits.shape[-1])
+    kth = np.partition(logits[0], -k)[-k]
+    logits = np.where(logits < kth, -np.inf, logits)
+    order = np.argsort(logits[0])  # ascending, as TopPLogitsWarper
+    probs = np.exp(logits[0, order] - logits[0, order[-1]])
+    cumulative = np.cumsum(probs / probs.sum())
+    remove = cumulative <= 1 - args.top_p
+    remove[-1] = False  # keep at least one
+    logits[0, order[remove]] = -np.inf
+    logits = repetition_penalty(logits, generated, args.repetition_penalty)
+    probs = np.exp(logits[0] - logits[0].max())
     probs /= probs.sum()
-    keep = np.cumsum(probs) - probs < top_p  # the smallest set whose mass reaches top_p (at least one)
-    probs = probs[keep] / probs[keep].sum()
-    return int(top[keep][rng.choice(len(probs), p=probs)])
+    return int(rng.choice(len(probs), p=probs))
 
 
 def session(path, threads):
@@ -126,11 +134,10 @@ def generate(sessions, audio, text_ids, args, rng):
             **extra,
         ))
         logits = logits[:, -1, :].astype(np.float32)
-        next_token_logits = repetition_penalty(logits, generate_tokens, args.repetition_penalty)
-        if args.greedy:
-            token = int(np.argmax(next_token_logits[0]))
+        if args.greedy:  # the model card: the penalty, then argmax
+            token = int(np.argmax(repetition_penalty(logits, generate_tokens, args.repetition_penalty)[0]))
         else:
-            token = sample(next_token_logits[0], rng, args.temperature, args.top_k, args.top_p)
+            token = sample(logits, generate_tokens, rng, args)
         input_ids = np.array([[token]], dtype=np.int64)
         generate_tokens = np.concatenate((generate_tokens, input_ids), axis=-1)
         elapsed = (time.perf_counter() - t0) * 1000

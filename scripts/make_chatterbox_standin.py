@@ -51,6 +51,7 @@ import importlib.machinery
 import json
 import logging
 import importlib.util
+import inspect
 import os
 import shutil
 import sys
@@ -712,15 +713,18 @@ def build_torch(root, quantize, q4_accuracy_level=4):
 def build_onnx(root, args):
     tiny.HIDDEN = args.hidden
     onnx_dir = os.path.join(root, "onnx")
+    # The tiny embedder reads the tokenizer template's placeholder id, where it models Turbo's.
+    placeholder = tiny.write_turbo_tokenizer(root)
+    takes_placeholder = "placeholder" in inspect.signature(tiny.embed_tokens).parameters
     rng = np.random.default_rng(11)
     tiny.speech_encoder(os.path.join(onnx_dir, "speech_encoder.onnx"), rng)
-    tiny.embed_tokens(os.path.join(onnx_dir, "embed_tokens.onnx"), rng, original=False)
+    tiny.embed_tokens(os.path.join(onnx_dir, "embed_tokens.onnx"), rng, original=False,
+                      **({"placeholder": placeholder} if takes_placeholder else {}))
     state = rng.bit_generator.state
     language_model(os.path.join(onnx_dir, "language_model.onnx"), rng, args.layers, args.hidden, half=False, stop_from=args.stop_from)
     rng.bit_generator.state = state
     language_model(os.path.join(onnx_dir, "language_model_fp16.onnx"), rng, args.layers, args.hidden, half=True, stop_from=args.stop_from)
     tiny.conditional_decoder(os.path.join(onnx_dir, "conditional_decoder.onnx"), rng)
-    tiny.write_turbo_tokenizer(root)
     params = args.layers * 12 * args.hidden * args.hidden + (4096 + tiny.SPEECH_VOCAB) * args.hidden
     print(f"chatterbox stand-in in {root}: {args.layers} layers, hidden {args.hidden}, about {params / 1e6:.0f} M language-model parameters")
 
