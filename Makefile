@@ -10,7 +10,7 @@ BIN = $(ROOT)/.build/$(CONFIG)/voxserve
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: setup build run test bench doctor clean webui-test bench-stream bench-throughput soak fuzz gpu-check gpu-bundle
+.PHONY: setup build run test bench doctor clean webui-test bench-stream bench-throughput soak fuzz gpu-check gpu-bundle chatterbox-standin
 
 setup:
 	@GPU=$(GPU) BENCH=$(BENCH) scripts/setup.sh
@@ -83,3 +83,9 @@ gpu-check:
 # into parts of at most 64 MiB in gpu-bundle/ (BUNDLE_CUDA=1 also carries the pinned CUDA/cuDNN).
 gpu-bundle: setup
 	SWIFT=$(SWIFT) BUNDLE_CUDA=$(BUNDLE_CUDA) scripts/gpu-bundle.sh
+
+# Full-size Chatterbox Turbo stand-ins (random weights, real sizes; int8 and q4 too) in .deps/chatterbox-standin,
+# from chatterbox-tts's classes in .deps/standin-venv; scripts/chatterbox_reference_loop.py times them.
+chatterbox-standin:
+	@scripts/setup-standin.sh
+	nice $(DEPS)/standin-venv/bin/python scripts/make_chatterbox_standin.py --backend torch $(DEPS)/chatterbox-standin
