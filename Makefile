@@ -10,7 +10,7 @@ BIN = $(ROOT)/.build/$(CONFIG)/voxserve
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: setup build run test bench doctor clean webui-test bench-stream bench-throughput soak fuzz gpu-check gpu-bundle chatterbox-standin
+.PHONY: setup build run test bench doctor clean webui-test bench-stream bench-throughput soak fuzz gpu-check gpu-bundle chatterbox-standin bench-chatterbox
 
 setup:
 	@GPU=$(GPU) BENCH=$(BENCH) scripts/setup.sh
@@ -22,7 +22,7 @@ run: build
 	$(BIN) serve --host $(HOST) --port $(PORT) $(if $(WYOMING_PORT),--wyoming-port $(WYOMING_PORT))
 
 test:
-	@GPU=$(GPU) TEST=1 scripts/setup.sh
+	@GPU=$(GPU) TEST=1 BENCH=1 scripts/setup.sh
 	scripts/test-fixtures.sh
 	$(SWIFT) build --build-tests
 	# Tests keep their voices and caches out of the user's ~/.voxserve. Three suites run after the
@@ -37,10 +37,12 @@ test:
 	# The web page in headless Chromium (Debian's), as a person uses it; screenshots in .build/webui-screenshots.
 	$(SWIFT) build --product voxserve
 	scripts/webui-check.py --bin $(ROOT)/.build/debug/voxserve --screenshots $(ROOT)/.build/webui-screenshots
+	# Every benchmark once, small (Chatterbox on the tiny models): fails unless every figure was measured.
+	$(ROOT)/.build/debug/voxserve bench --quick --report $(ROOT)/.build/bench-quick
 
 bench: build
 	@BENCH=1 scripts/setup.sh
-	$(BIN) bench --out bench-results.json
+	$(BIN) bench --out bench-results.json --report bench-report
 
 doctor: build
 	$(BIN) doctor
@@ -86,6 +88,17 @@ gpu-bundle: setup
 
 # Full-size Chatterbox Turbo stand-ins (random weights, real sizes; int8 and q4 too) in .deps/chatterbox-standin,
 # from chatterbox-tts's classes in .deps/standin-venv; scripts/chatterbox_reference_loop.py times them.
+# Rebuilt only when its scripts or pins change.
 chatterbox-standin:
 	@scripts/setup-standin.sh
-	nice $(DEPS)/standin-venv/bin/python scripts/make_chatterbox_standin.py --backend torch $(DEPS)/chatterbox-standin
+	@sum=$$(cat scripts/make_chatterbox_standin.py scripts/make_chatterbox_test_models.py scripts/requirements-standin.txt | sha256sum | cut -d' ' -f1); \
+	if [ "$$(cat $(DEPS)/chatterbox-standin/.stamp 2>/dev/null)" != "$$sum" ]; then \
+	  nice $(DEPS)/standin-venv/bin/python scripts/make_chatterbox_standin.py --backend torch $(DEPS)/chatterbox-standin && \
+	  echo "$$sum" > $(DEPS)/chatterbox-standin/.stamp; \
+	else echo "chatterbox-standin: up to date in $(DEPS)/chatterbox-standin"; fi
+
+# Chatterbox on the full-size stand-ins beside the model card's Python loop, for fp32, int8 and q4
+# (ms/token, time to first audio, RTF, peak RSS), alternating; report in bench-report/. The CPU plan
+# then prefers the precision measured fastest here. RUNS=3 by default.
+bench-chatterbox: build chatterbox-standin
+	$(BIN) bench chatterbox --runs $(or $(RUNS),3) --report bench-report

@@ -64,7 +64,40 @@ def tokenize(model_dir, text):
         vocab = spec["model"]["vocab"]
         ranks = {tuple(m if isinstance(m, list) else m.split(" ")): r for r, m in enumerate(spec["model"]["merges"])}
         added = {t["content"]: t["id"] for t in spec["added_tokens"]}
-        return tiny.byte_level_encode(text, vocab, ranks, added)
+        prefix, suffix = template(spec.get("post_processor"))
+        return prefix + tiny.byte_level_encode(text, vocab, ranks, added) + suffix
+
+
+def template(processor):
+    """The special ids a `tokenizers` post-processor puts before and after a single sequence
+    (TemplateProcessing, possibly inside a Sequence), as `tokenizers` itself would."""
+    if not processor:
+        return [], []
+    if processor.get("type") == "Sequence":
+        prefix, suffix = [], []
+        for inner in processor.get("processors", []):
+            p, s = template(inner)
+            prefix, suffix = prefix + p, suffix + s
+        return prefix, suffix
+    if processor.get("type") != "TemplateProcessing":
+        return [], []
+    prefix, suffix, seen = [], [], False
+    for item in processor["single"]:
+        if "Sequence" in item:
+            seen = True
+        else:
+            ids = processor["special_tokens"][item["SpecialToken"]["id"]]["ids"]
+            (suffix if seen else prefix).extend(ids)
+    return prefix, suffix
+
+
+def peak_rss_mib():
+    """VmHWM of this process (ru_maxrss would report the parent's peak: Linux keeps it across exec)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def repetition_penalty(logits, generated, penalty):
@@ -155,6 +188,7 @@ def generate(sessions, audio, text_ids, args, rng):
     speech_tokens = generate_tokens[:, 1:]
     speech_tokens = speech_tokens[speech_tokens < START_SPEECH].reshape(1, -1)  # without the stop token
     timings["generated_tokens"] = int(speech_tokens.shape[1])
+    timings["token_ids"] = [int(t) for t in speech_tokens[0]]
     speech_tokens = np.concatenate([prompt_token, speech_tokens, np.full((1, 3), SILENCE, dtype=np.int64)], axis=1)
     t0 = time.perf_counter()
     wav = decoder.run(None, dict(speech_tokens=speech_tokens, speaker_embeddings=speaker_embeddings,
@@ -207,7 +241,8 @@ def main():
         "first_audio_ms": mean("first_audio_ms"), "total_ms": mean("total_ms"),
         "generated_tokens": runs[-1]["generated_tokens"], "audio_seconds": runs[-1]["audio_seconds"],
         "rtf": mean("total_ms") / 1000 / runs[-1]["audio_seconds"] if runs[-1]["audio_seconds"] else None,
-        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_rss_mib": peak_rss_mib(),
+        "token_ids": runs[-1]["token_ids"],
     }
     print(f"{args.precision}, {args.threads} threads, {result['generated_tokens']} tokens: "
           f"{result['per_token_ms']:.1f} ms/token (runs: {', '.join(f'{v:.1f}' for v in per_run)}), "

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VoxAudio
 import VoxCore
 import VoxONNX
 @testable import VoxEngines
@@ -136,6 +137,49 @@ import VoxONNX
         // scripts/reference_voice_encoder.py agree); filter 39 peaks at 0.00172.
         #expect(abs(Double(peaks[0]) - 0.012405) < 1e-5)
         #expect(abs(Double(peaks[39]) - 0.001725) < 1e-5)
+    }
+
+    // MARK: The model card's own loop
+
+    /// scripts/chatterbox_reference_loop.py is the model card's Python ONNX Runtime loop (the
+    /// tokenizer's template, numpy arrays each step, greedy: penalty then argmax). On the same
+    /// graphs and reference, VoxServe's greedy generation chooses the same tokens and stops at the
+    /// same place. With `VOXSERVE_CHATTERBOX_DIR` set, ChatterboxRealModelTests does this on the real model.
+    @Test func greedyTokensAreTheModelCardLoops() async throws {
+        let tokens = try await Self.compareWithTheModelCardLoop(directory: try ChatterboxFixtures.directory(), maxNewTokens: 80)
+        #expect(tokens.voxserve == tokens.reference)
+        #expect(tokens.voxserve.count > 5)
+    }
+
+    /// Both sides' greedy tokens for one sentence on the export in `directory`.
+    static func compareWithTheModelCardLoop(directory: URL, maxNewTokens: Int) async throws -> (voxserve: [Int], reference: [Int]) {
+        let env = ProcessInfo.processInfo.environment
+        let deps = try #require(VoxPaths.fromEnvironment(env).depsDirectory)
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        var options = ChatterboxOptions()
+        options.sampler = TokenSampler(temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1.2)
+        options.normalizeText = false
+        let engine = try ChatterboxEngine(modelDirectory: directory, options: options, runtime: try .shared(paths: .fromEnvironment(env)))
+        // The reference at 24 kHz in 16 bits (what the loop reads), already prepared as the engine
+        // prepares it, so both sides encode the same samples.
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("vox-cardloop-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let decoded = try AudioDecoder().decode(try ChatterboxFixtures.reference(seconds: 8, sampleRate: 24_000))
+        let prepared = try ChatterboxEngine.prepareReference(decoded, label: "ref", options: options, flavor: engine.layout.flavor)
+        let wav = scratch.appendingPathComponent("ref.wav")
+        try AudioEncoder(wavSampleFormat: .int16).encode(prepared, as: .wav).write(to: wav)
+        let text = "Hello world, this is a test."
+        let ours = try await engine.speechTokens(for: text, reference: try VoiceReference(contentsOf: wav), seed: 0, maxNewTokens: maxNewTokens)
+        let out = scratch.appendingPathComponent("loop.json")
+        let python = deps.appendingPathComponent("venv/bin/python")
+        let result = try ProcessRunner.run(python, [
+            root.appendingPathComponent("scripts/chatterbox_reference_loop.py").path, "--model-dir", directory.path, "--greedy",
+            "--tokens", "\(maxNewTokens - 1)", "--threads", "1", "--reference", wav.path, "--text", text, "--json", out.path,
+        ])
+        try #require(result.status == 0, "the reference loop failed: \(result.stderrText.suffix(600))")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: out)) as? [String: Any])
+        return (ours.tokens, try #require(json["token_ids"] as? [Int]))
     }
 
     // MARK: A fixed token budget (benchmarks)

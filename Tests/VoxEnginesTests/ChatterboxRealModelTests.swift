@@ -35,6 +35,16 @@ import VoxONNX
         return try ChatterboxFixtures.reference(seconds: 8, frequency: 120, sampleRate: 24_000)
     }
 
+    /// The model card's own loop and VoxServe choose the same greedy tokens on the real files
+    /// (the first-run check the README lists). Turbo only: the script is Turbo's card loop.
+    @Test(.enabled(if: directory != nil, "set VOXSERVE_CHATTERBOX_DIR to a Chatterbox ONNX export to run the real model"))
+    func realModelGreedyTokensAreTheModelCardLoops() async throws {
+        let engine = try engine()
+        guard engine.layout.flavor == .turbo else { return }
+        let tokens = try await ChatterboxFidelityTests.compareWithTheModelCardLoop(directory: try #require(Self.directory), maxNewTokens: 200)
+        #expect(tokens.voxserve == tokens.reference)
+    }
+
     @Test(.enabled(if: directory != nil, "set VOXSERVE_CHATTERBOX_DIR to a Chatterbox ONNX export to run the real model"))
     func realModelSpeaksAClonedSentenceAndReusesTheVoice() async throws {
         let engine = try engine()
