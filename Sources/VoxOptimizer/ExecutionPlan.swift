@@ -126,12 +126,19 @@ public struct ChunkingPolicy: Sendable, Equatable, Codable {
     /// Engines whose sentences are independent (Piper): how many sentences run at once, each with
     /// `intraOpThreads / parallelSentences` threads. Still handed out in order. 1 for token engines.
     public var parallelSentences: Int
+    /// Token engines: decode each chunk after the first while the language model generates the
+    /// next one (nil: no). Only where the two do not fight for the same few cores.
+    public var overlapDecoder: Bool?
 
-    public init(maxSentenceCharacters: Int? = nil, firstChunkTokens: Int? = nil, chunkTokens: Int? = nil, parallelSentences: Int = 1) {
+    public init(
+        maxSentenceCharacters: Int? = nil, firstChunkTokens: Int? = nil, chunkTokens: Int? = nil, parallelSentences: Int = 1,
+        overlapDecoder: Bool? = nil
+    ) {
         self.maxSentenceCharacters = maxSentenceCharacters
         self.firstChunkTokens = firstChunkTokens
         self.chunkTokens = chunkTokens
         self.parallelSentences = parallelSentences
+        self.overlapDecoder = overlapDecoder
     }
 }
 

@@ -204,6 +204,7 @@ public final class SynthesizerFactory: Sendable {
             if let tokens = entry.chunking.firstChunkTokens { options.streamFirstChunkTokens = tokens }
             if let tokens = entry.chunking.chunkTokens { options.streamChunkTokens = tokens }
             if let characters = entry.chunking.maxSentenceCharacters { options.maxSentenceCharacters = characters }
+            options.overlapDecoder = entry.chunking.overlapDecoder ?? false
             options.ioBinding = entry.ioBinding
             let entryRuntime = entry.provider == .cuda ? try ONNXRuntime.shared(preferGPU: true, paths: paths) : runtime
             return try ChatterboxEngine(

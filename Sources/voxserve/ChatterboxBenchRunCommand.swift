@@ -3,6 +3,8 @@ import Foundation
 import VoxCore
 import VoxEngines
 import VoxONNX
+import VoxPhonemizer
+import VoxRuntime
 
 /// `voxserve bench-chatterbox-run` (hidden): one process, one precision, timed streamed sentences
 /// on a Chatterbox model; prints its figures as JSON. `voxserve bench chatterbox` runs it once per
@@ -35,8 +37,8 @@ struct ChatterboxBenchRunCommand: AsyncParsableCommand {
     @Option(help: "The sentence.")
     var text = ChatterboxBench.sentence
 
-    @Flag(help: "Decode every chunk before generating the next (to measure what the overlap gains).")
-    var noOverlap = false
+    @Flag(help: "Decode each chunk while the next is generated, whatever the plan says (to measure the overlap).")
+    var overlap = false
 
     func run() async throws {
         VoxServeCommand.bootstrapLogging(verbose: false)
@@ -49,8 +51,15 @@ struct ChatterboxBenchRunCommand: AsyncParsableCommand {
             variants[component] = chosen
         }
         var options = ChatterboxOptions()
+        // Streamed in the chunks the CPU plan chooses for this model (what `voxserve serve` does here).
+        let factory = SynthesizerFactory(configuration: VoxServeCommand.environmentConfiguration(), phonemizer: EspeakPhonemizer.shared)
+        if let cpu = try factory.plan(forChatterboxAt: directory).entries.first(where: { $0.provider == .cpu }) {
+            if let tokens = cpu.chunking.firstChunkTokens { options.streamFirstChunkTokens = tokens }
+            if let tokens = cpu.chunking.chunkTokens { options.streamChunkTokens = tokens }
+            options.overlapDecoder = cpu.chunking.overlapDecoder ?? false
+        }
         options.ignoresStopToken = true
-        options.overlapDecoder = !noOverlap
+        if overlap { options.overlapDecoder = true }
         let clock = ContinuousClock()
         let loadStart = clock.now
         let engine = try ChatterboxEngine(
@@ -70,7 +79,7 @@ struct ChatterboxBenchRunCommand: AsyncParsableCommand {
             timings.append(try await engine.timedStream(text: text, reference: voice, seed: UInt64(run + 2), maxNewTokens: tokens))
         }
         let result = ChatterboxBenchProcessResult(
-            precision: chosen.rawValue, variants: ChatterboxModelFiles.components.map { "\($0.rawValue)=\(engine.files.selection[$0]!.rawValue)" },
+            precision: chosen.rawValue, chunks: [options.streamFirstChunkTokens, options.streamChunkTokens], variants: ChatterboxModelFiles.components.map { "\($0.rawValue)=\(engine.files.selection[$0]!.rawValue)" },
             loadSeconds: loadSeconds, encodeSeconds: encodeSeconds, runs: timings, peakRSSMiB: ChatterboxBench.peakRSSMiB())
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
@@ -81,6 +90,8 @@ struct ChatterboxBenchRunCommand: AsyncParsableCommand {
 /// What one benchmark process reports.
 struct ChatterboxBenchProcessResult: Codable {
     var precision: String
+    /// Tokens in the first streamed chunk and in later ones.
+    var chunks: [Int]
     var variants: [String]
     var loadSeconds: Double
     var encodeSeconds: Double

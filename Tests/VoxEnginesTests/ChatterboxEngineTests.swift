@@ -154,10 +154,13 @@ import VoxONNX
         #expect(!AudioBuffer(samples: Array(audio.samples.prefix(gen.tokens.count * 960)), sampleRate: 24_000).isSilent())
     }
 
-    @Test func streamingYieldsSeveralChunksThatJoinIntoTheWholeUtterance() async throws {
+    /// With the decoder in step with generation and overlapped with it (what the plan chooses on CUDA).
+    @Test(arguments: [false, true])
+    func streamingYieldsSeveralChunksThatJoinIntoTheWholeUtterance(overlapDecoder: Bool) async throws {
         var options = ChatterboxOptions()
         options.streamFirstChunkTokens = 12
         options.streamChunkTokens = 15
+        options.overlapDecoder = overlapDecoder
         let engine = try ChatterboxFixtures.engine(options: options)
         let request = SynthesisRequest(text: text, reference: try ChatterboxFixtures.reference(), seed: 77)
         let whole = try await engine.synthesize(request)

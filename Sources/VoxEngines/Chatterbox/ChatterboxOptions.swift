@@ -25,7 +25,8 @@ public struct ChatterboxOptions: Sendable, Equatable {
     /// Length of the crossfade between two streamed chunks, in seconds.
     public var crossfadeDuration: Double
     /// Decode each streamed chunk after the first while the language model generates the next.
-    public var overlapDecoder: Bool = true
+    /// Off by default: on a CPU the two share the cores (the plan turns it on for CUDA).
+    public var overlapDecoder: Bool = false
 
     /// Benchmarks only: generate exactly `maxNewTokens` per sentence, never stopping on the stop
     /// token, so that runs on stand-ins with random weights (which never choose it) or on a real
