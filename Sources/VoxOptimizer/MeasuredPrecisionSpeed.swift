@@ -1,21 +1,23 @@
 import Foundation
 import VoxONNX
 
-/// Per-token speed of each precision of a model, measured by `voxserve bench chatterbox` on this
-/// machine's CPU. The CPU plan orders precisions by it (fastest first) instead of by the CPU's
-/// features alone, as long as the CPU is the one it was measured on.
+/// How fast each precision of a model spoke, measured by `voxserve bench chatterbox` on this
+/// machine's CPU: the real-time factor of a streamed 10 s sentence (seconds of work per second of
+/// speech: prefill, every token and every decoder call, what a listener waits for). The CPU plan
+/// orders precisions by it (fastest first) instead of by the CPU's features alone, as long as the
+/// CPU is the one it was measured on.
 public struct MeasuredPrecisionSpeed: Codable, Sendable, Equatable {
     /// The CPU's model name when measured (`HardwareReport.cpu.modelName`).
     public var cpu: String
-    /// Milliseconds per token, by precision (`ModelPrecision.rawValue`).
-    public var msPerToken: [String: Double]
+    /// Real-time factor by precision (`ModelPrecision.rawValue`); lower is faster.
+    public var realTimeFactor: [String: Double]
     public var measuredAt: String
     /// The command that measured it, for the plan's reasons.
     public var command: String
 
-    public init(cpu: String, msPerToken: [String: Double], measuredAt: String, command: String) {
+    public init(cpu: String, realTimeFactor: [String: Double], measuredAt: String, command: String) {
         self.cpu = cpu
-        self.msPerToken = msPerToken
+        self.realTimeFactor = realTimeFactor
         self.measuredAt = measuredAt
         self.command = command
     }
@@ -44,7 +46,7 @@ public struct MeasuredPrecisionSpeed: Codable, Sendable, Equatable {
     /// The measured precisions, fastest first.
     public var order: [ModelPrecision] {
         var pairs: [(precision: ModelPrecision, ms: Double)] = []
-        for (key, ms) in msPerToken where ms.isFinite && ms > 0 {
+        for (key, ms) in realTimeFactor where ms.isFinite && ms > 0 {
             if let precision = ModelPrecision(rawValue: key) { pairs.append((precision, ms)) }
         }
         pairs.sort { a, b in a.ms < b.ms || (a.ms == b.ms && a.precision.rawValue < b.precision.rawValue) }
@@ -52,6 +54,6 @@ public struct MeasuredPrecisionSpeed: Codable, Sendable, Equatable {
     }
 
     var summary: String {
-        order.map { String(format: "%@ %.1f ms/token", $0.rawValue, msPerToken[$0.rawValue]!) }.joined(separator: ", ")
+        order.map { String(format: "%@ RTF %.2f", $0.rawValue, realTimeFactor[$0.rawValue]!) }.joined(separator: ", ")
     }
 }

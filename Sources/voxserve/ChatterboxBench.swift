@@ -49,7 +49,7 @@ struct ChatterboxBenchResult: Codable {
     var threads: Int
     var audioSeconds: Double
     var precisions: [ChatterboxPrecisionBench]
-    /// The precision with the lowest measured VoxServe ms/token (what the CPU plan will prefer).
+    /// The precision with the lowest measured VoxServe real-time factor (what the CPU plan will prefer).
     var fastest: String?
 }
 
@@ -133,9 +133,11 @@ extension Bench {
             print(String(format: "chatterbox %@ %@: RTF voxserve %.3f, reference loop %.3f; peak RSS voxserve %.0f MiB, reference loop %.0f MiB",
                          label, row.precision, row.voxserveRTF.median, row.referenceRTF.median, row.voxservePeakRSSMiB.median, row.referencePeakRSSMiB.median))
         }
-        let fastest = results.min { $0.voxserveMsPerToken.median < $1.voxserveMsPerToken.median }?.precision
+        // Fastest for a listener: the lowest real-time factor (prefill, tokens and decoder together).
+        let fastest = results.min { $0.voxserveRTF.median < $1.voxserveRTF.median }?.precision
         if let fastest, let fp32 = results.first(where: { $0.precision == "fp32" }), let best = results.first(where: { $0.precision == fastest }) {
-            print(String(format: "chatterbox %@: fastest %@ at %.1f ms/token, %.2f of fp32's\n", label, fastest, best.voxserveMsPerToken.median, best.voxserveMsPerToken.median / fp32.voxserveMsPerToken.median))
+            print(String(format: "chatterbox %@: fastest %@ (RTF %.2f; %.1f ms/token, %.2f of fp32's)\n", label, fastest, best.voxserveRTF.median,
+                         best.voxserveMsPerToken.median, best.voxserveMsPerToken.median / fp32.voxserveMsPerToken.median))
         }
         return ChatterboxBenchResult(
             label: label, modelDirectory: modelDirectory.path, tokens: tokens, threads: threads, audioSeconds: audioSeconds,
@@ -191,10 +193,10 @@ enum ChatterboxPrecisionMeasurement {
 
     static func save(_ result: ChatterboxBenchResult, paths: VoxPaths) throws {
         let cpu = HardwareProbe().probeCPU().modelName
-        var ms: [String: Double] = [:]
-        for p in result.precisions { ms[p.precision] = p.voxserveMsPerToken.median }
+        var rtf: [String: Double] = [:]
+        for p in result.precisions { rtf[p.precision] = p.voxserveRTF.median }
         try MeasuredPrecisionSpeed(
-            cpu: cpu, msPerToken: ms, measuredAt: ISO8601DateFormatter().string(from: Date()),
+            cpu: cpu, realTimeFactor: rtf, measuredAt: ISO8601DateFormatter().string(from: Date()),
             command: "voxserve bench chatterbox --tokens \(result.tokens) --threads \(result.threads)"
         ).save(cacheDirectory: paths.cacheDirectory)
     }

@@ -7,7 +7,7 @@ import VoxONNX
 /// The CPU plan follows what `voxserve bench chatterbox` measured on the machine's CPU.
 @Suite struct MeasuredPrecisionTests {
     static let measured = MeasuredPrecisionSpeed(
-        cpu: Fixtures.i7_12700K.modelName, msPerToken: ["fp32": 112, "int8": 61, "q4": 24], measuredAt: "2026-11-30T15:00:00Z",
+        cpu: Fixtures.i7_12700K.modelName, realTimeFactor: ["fp32": 2.15, "int8": 1.03, "q4": 0.81], measuredAt: "2026-11-30T15:00:00Z",
         command: "voxserve bench chatterbox")
 
     @Test func theMeasuredFastestPrecisionLeadsTheCPUPlan() throws {
@@ -17,7 +17,7 @@ import VoxONNX
         #expect(byFeatures.entries.map(\.label) == ["cpu int8", "cpu q4", "cpu fp32"])
         let byMeasurement = try ExecutionPlanner().plan(hardware: hardware, inventory: Fixtures.chatterbox, measured: Self.measured)
         #expect(byMeasurement.entries.map(\.label) == ["cpu q4", "cpu int8", "cpu fp32"])
-        #expect(byMeasurement.reasons.contains { $0.contains("q4 24.0 ms/token, int8 61.0 ms/token, fp32 112.0 ms/token") })
+        #expect(byMeasurement.reasons.contains { $0.contains("q4 RTF 0.81, int8 RTF 1.03, fp32 RTF 2.15") })
         // A precision forced by the user still wins.
         var forced = PlanOverrides()
         forced.precision = .int8
