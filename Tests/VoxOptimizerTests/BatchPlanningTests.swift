@@ -21,7 +21,7 @@ import VoxONNX
         let plan = try ExecutionPlanner().plan(hardware: Self.twoCoreVM, inventory: Fixtures.chatterbox, overrides: PlanOverrides(precision: .fp32))
         let fp32 = try #require(plan.primary?.batching)
         #expect(fp32.maxBatch == 8)
-        #expect(fp32.prefillChunkPositions == 16)
+        #expect(fp32.prefillChunkPositions == 128)
         #expect(plan.primary!.reasons.contains { $0.contains("4 sentences per core × 2 cores") })
         let q4Plan = try ExecutionPlanner().plan(hardware: Self.twoCoreVM, inventory: Fixtures.chatterbox, overrides: PlanOverrides(precision: .q4))
         #expect(q4Plan.primary?.batching?.maxBatch == 4)
