@@ -206,3 +206,45 @@ import VoxONNX
         #expect(try #require(engine.batcher).counters.largestBatch >= 2)
     }
 }
+
+/// The language model alone on the full-size stand-in: N sentences one after another vs together
+/// in the batch (no decoder, no server). Prints its figures; runs only with
+/// VOXSERVE_BATCH_TIMING=1 and the stand-in built (it takes a minute or two).
+@Suite struct ChatterboxBatchTimingTests {
+    @Test func standInLanguageModelBatchedVsSequential() async throws {
+        let env = ProcessInfo.processInfo.environment
+        guard env["VOXSERVE_BATCH_TIMING"] == "1", let deps = VoxPaths.fromEnvironment(env).depsDirectory,
+              FileManager.default.fileExists(atPath: deps.appendingPathComponent("chatterbox-standin/onnx/language_model.onnx").path)
+        else {
+            print("SKIPPED standInLanguageModelBatchedVsSequential: set VOXSERVE_BATCH_TIMING=1 with the stand-in built")
+            return
+        }
+        let precision = ModelPrecision(rawValue: env["VOXSERVE_BATCH_TIMING_PRECISION"] ?? "fp32") ?? .fp32
+        let tokens = 50
+        for streams in (env["VOXSERVE_BATCH_TIMING_STREAMS"] ?? "1,2,4,8").split(separator: ",").compactMap({ Int($0) }) {
+            var options = ChatterboxBatchTests.greedy(
+                maxBatch: streams, prefillChunk: Int(env["VOXSERVE_BATCH_TIMING_CHUNK"] ?? "") ?? 16, maxNewTokens: Int(env["VOXSERVE_BATCH_TIMING_TOKENS"] ?? "") ?? tokens)
+            options.ignoresStopToken = true
+            let engine = try ChatterboxEngine(
+                modelDirectory: deps.appendingPathComponent("chatterbox-standin"), variants: [.languageModel: precision], options: options,
+                runtime: try .shared(paths: .fromEnvironment(env)))
+            let reference = try ChatterboxFixtures.reference(seconds: 8, sampleRate: 24_000)
+            let texts = (0..<streams).map { ChatterboxBatchTests.texts[$0 % ChatterboxBatchTests.texts.count] }
+            _ = try await ChatterboxBatchTests.alone(engine, texts: [texts[0]], reference: reference)  // warm
+            let clock = ContinuousClock()
+            var start = clock.now
+            _ = try await ChatterboxBatchTests.alone(engine, texts: texts, reference: reference)
+            let sequential = (clock.now - start).seconds
+            start = clock.now
+            if streams > 1 {
+                _ = try await ChatterboxBatchTests.batched(engine, texts: texts, reference: reference)
+            } else {
+                _ = try await ChatterboxBatchTests.alone(engine, texts: texts, reference: reference)
+            }
+            let batched = (clock.now - start).seconds
+            let c = engine.batcher?.counters
+            print(String(format: "LM only %@ %d streams: sequential %.2f s, batched %.2f s, x%.2f (largest batch %d, steps %d)",
+                         precision.rawValue, streams, sequential, batched, sequential / batched, c?.largestBatch ?? 1, c?.steps ?? 0))
+        }
+    }
+}
