@@ -236,15 +236,23 @@ import VoxONNX
             _ = try await ChatterboxBatchTests.alone(engine, texts: texts, reference: reference)
             let sequential = (clock.now - start).seconds
             start = clock.now
-            if streams > 1 {
-                _ = try await ChatterboxBatchTests.batched(engine, texts: texts, reference: reference)
+            var stepMs = 0.0
+            if let batcher = engine.batcher {
+                let conditioning = try await engine.conditioning(for: reference)
+                let tickets = try texts.enumerated().map { i, text in
+                    batcher.submit(try engine.makeGenerator(sentence: text, conditioning: conditioning, seed: UInt64(i)))
+                }
+                for ticket in tickets { _ = try await ticket.tokens(atLeast: Int.max) }
+                // The last sentence's decode steps: it decodes with the others for most of them.
+                let steps = tickets.last!.generator.stepSeconds.dropFirst()
+                stepMs = steps.reduce(0, +) / Double(max(1, steps.count)) * 1000
             } else {
                 _ = try await ChatterboxBatchTests.alone(engine, texts: texts, reference: reference)
             }
             let batched = (clock.now - start).seconds
             let c = engine.batcher?.counters
-            print(String(format: "LM only %@ %d streams: sequential %.2f s, batched %.2f s, x%.2f (largest batch %d, steps %d)",
-                         precision.rawValue, streams, sequential, batched, sequential / batched, c?.largestBatch ?? 1, c?.steps ?? 0))
+            print(String(format: "LM only %@ %d streams: sequential %.2f s, batched %.2f s, x%.2f (largest batch %d, steps %d, last sentence's mean step %.0f ms)",
+                         precision.rawValue, streams, sequential, batched, sequential / batched, c?.largestBatch ?? 1, c?.steps ?? 0, stepMs))
         }
     }
 }
