@@ -223,6 +223,12 @@ def language_model(path, rng, layers, original, half=False, keep_last=False):
             nodes.append(helper.make_node("Identity", [name_f32], [out_name]))
 
     hidden = as_float("inputs_embeds")
+    inits.append(const("axes13", np.array([1, 3], dtype=np.int64)))
+    nodes += [
+        helper.make_node("Cast", ["attention_mask"], ["mask_seen"], to=TensorProto.FLOAT),
+        helper.make_node("Unsqueeze", ["mask_seen", "axes13"], ["mask_4d"]),  # [B, 1, T, 1]
+        helper.make_node("ReduceMean", ["mask_seen", "axes1"], ["mask_mean"], keepdims=0),  # [B]
+    ]
     ctx_terms = []
     for i in range(layers):
         for kv in ("key", "value"):
@@ -235,8 +241,14 @@ def language_model(path, rng, layers, original, half=False, keep_last=False):
                 helper.make_node("Concat", [as_float(f"past_key_values.{i}.{kv}"), f"{kv}{i}_new"], [f"{kv}{i}_all"], axis=2),
             ]
             emit(f"{kv}{i}_all", f"present.{i}.{kv}")
-        # Attention stand-in: the mean of everything cached so far steers the logits.
-        nodes.append(helper.make_node("ReduceMean", [f"value{i}_all", "axes_ctx"], [f"ctx{i}"], keepdims=0))
+        # Attention stand-in: the mean of everything cached so far steers the logits. Positions the
+        # attention mask hides (a batch's left padding) are left out: mean(v·m) / mean(m), which is
+        # bit-identical to the plain mean when the mask is all ones (×1 and ÷1 are exact).
+        nodes += [
+            helper.make_node("Mul", [f"value{i}_all", "mask_4d"], [f"value{i}_seen"]),
+            helper.make_node("ReduceMean", [f"value{i}_seen", "axes_ctx"], [f"ctx{i}_raw"], keepdims=0),
+            helper.make_node("Div", [f"ctx{i}_raw", "mask_mean"], [f"ctx{i}"]),
+        ]
         ctx_terms.append(f"ctx{i}")
     nodes.append(helper.make_node("Sum", ctx_terms, ["ctx"]))
     nodes.append(helper.make_node("Unsqueeze", ["ctx", "axes12"], ["ctx3"]))  # [B, 1, 1]

@@ -6,7 +6,7 @@ import Foundation
 /// `OrtValue` itself, so a KV cache can go from one step's outputs to the next step's inputs
 /// without crossing into Swift; `tensor()` copies it out only when asked.
 ///
-/// Thread-safety: the value is never written after creation (the copy in happens in `init`, a run
+/// Thread-safety: the value is never written after creation (the copy in or the fill happens in `init`, a run
 /// writes its outputs before handing them over, and ONNX Runtime only reads its inputs); type and
 /// shape are read once in `init`. Concurrent reads — `tensor()`, or feeding one value to several
 /// runs at once — are safe, so the class is `@unchecked Sendable`. Nothing may write through the
@@ -43,6 +43,37 @@ public final class ONNXValue: @unchecked Sendable {
                 throw error
             }
             tensor.bytes.withUnsafeBytes { src in data!.copyMemory(from: src.baseAddress!, byteCount: src.count) }
+        }
+        try self.init(taking: value, runtime: runtime, producer: nil)
+    }
+
+    /// A new `OrtValue` on the CPU of `type` and `shape`, zeroed and then filled by `fill` with its
+    /// bytes (row-major), before anything else can see it: how a batch's KV cache is repacked when a
+    /// row joins or leaves without a round trip through `Tensor`.
+    public convenience init(
+        zerosOf type: TensorElementType, shape: [Int], runtime: ONNXRuntime, fill: (UnsafeMutableRawBufferPointer) throws -> Void
+    ) throws {
+        let api = runtime.api.pointee
+        var allocator: UnsafeMutablePointer<OrtAllocator>?
+        try runtime.check(api.GetAllocatorWithDefaultOptions(&allocator))
+        var value: OpaquePointer?
+        let dims = shape.map { Int64($0) }
+        try dims.withUnsafeBufferPointer { s in
+            try runtime.check(api.CreateTensorAsOrtValue(allocator, s.baseAddress, dims.count, type.raw, &value))
+        }
+        guard let value else { throw ONNXRuntimeError(code: 1, message: "CreateTensorAsOrtValue returned no value") }
+        let byteCount = shape.reduce(1, *) * type.size
+        if byteCount > 0 {
+            var data: UnsafeMutableRawPointer?
+            do {
+                try runtime.check(api.GetTensorMutableData(value, &data))
+                let buffer = UnsafeMutableRawBufferPointer(start: data!, count: byteCount)
+                _ = buffer.initializeMemory(as: UInt8.self, repeating: 0)
+                try fill(buffer)
+            } catch {
+                api.ReleaseValue(value)
+                throw error
+            }
         }
         try self.init(taking: value, runtime: runtime, producer: nil)
     }
@@ -95,6 +126,21 @@ public final class ONNXValue: @unchecked Sendable {
         try runtime.check(runtime.api.pointee.GetTensorMutableData(handle, &data))
         guard let data else { throw ONNXRuntimeError(code: 1, message: "tensor of shape \(shape) has no data") }
         return Tensor(elementType: elementType, shape: shape, bytes: Data(bytes: data, count: byteCount))
+    }
+
+    /// Calls `body` with the value's bytes, read in place (row-major; empty for an empty tensor).
+    /// Throws for a value in GPU memory.
+    public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
+        guard !isOnDevice else {
+            throw ONNXRuntimeError(code: 1, message: "a tensor of shape \(shape) is in GPU memory and cannot be read from the host")
+        }
+        let byteCount = count * elementType.size
+        guard byteCount > 0 else { return try body(UnsafeRawBufferPointer(start: nil, count: 0)) }
+        var data: UnsafeMutableRawPointer?
+        // Read only, as in `tensor()`.
+        try runtime.check(runtime.api.pointee.GetTensorMutableData(handle, &data))
+        guard let data else { throw ONNXRuntimeError(code: 1, message: "tensor of shape \(shape) has no data") }
+        return try body(UnsafeRawBufferPointer(start: data, count: byteCount))
     }
 
     /// `count` values from flat index `offset` as Float (float32, float16 or bfloat16), read in

@@ -48,13 +48,16 @@ public struct PlanEntry: Sendable, Equatable, Codable {
     /// IO binding), so the KV cache stays on the GPU between steps.
     public var ioBinding: Bool
     public var chunking: ChunkingPolicy
+    /// Token engines: how many sentences decode together and how long a joining one may stall them;
+    /// nil for engines that do not batch (Piper).
+    public var batching: BatchingPolicy?
     /// Why each setting was chosen, in words.
     public var reasons: [String]
 
     public init(
         provider: ExecutionProvider, deviceIndex: Int? = nil, components: [ComponentPlan], intraOpThreads: Int, interOpThreads: Int = 1,
         graphOptimization: GraphOptimizationLevel = .all, optimizedModelCacheKey: String? = nil, cudnnConvAlgoSearch: CUDNNConvAlgoSearch? = nil,
-        ioBinding: Bool = false, chunking: ChunkingPolicy = ChunkingPolicy(), reasons: [String] = []
+        ioBinding: Bool = false, chunking: ChunkingPolicy = ChunkingPolicy(), batching: BatchingPolicy? = nil, reasons: [String] = []
     ) {
         self.provider = provider
         self.deviceIndex = deviceIndex
@@ -66,6 +69,7 @@ public struct PlanEntry: Sendable, Equatable, Codable {
         self.cudnnConvAlgoSearch = cudnnConvAlgoSearch
         self.ioBinding = ioBinding
         self.chunking = chunking
+        self.batching = batching
         self.reasons = reasons
     }
 
@@ -142,6 +146,54 @@ public struct ChunkingPolicy: Sendable, Equatable, Codable {
     }
 }
 
+/// Continuous batching of a token engine's language model: concurrent sentences share each decode
+/// step, joining and leaving at step boundaries.
+public struct BatchingPolicy: Sendable, Equatable, Codable {
+    /// Most sentences decoding together; 1 turns batching off (each sentence alone).
+    public var maxBatch: Int
+    /// While rows decode, a joining sentence's prefill runs at most this many positions between two
+    /// of their steps: the bound on how long a join stalls them.
+    public var prefillChunkPositions: Int
+    /// KV-cache bytes one sentence holds at the plan's longest sequence (every row of it: two with
+    /// guidance), the figure the memory bound divides by.
+    public var kvBytesPerSentence: UInt64
+
+    public init(maxBatch: Int, prefillChunkPositions: Int, kvBytesPerSentence: UInt64) {
+        self.maxBatch = maxBatch
+        self.prefillChunkPositions = prefillChunkPositions
+        self.kvBytesPerSentence = kvBytesPerSentence
+    }
+}
+
+/// The shape of a language model's KV cache, for the memory arithmetic behind `BatchingPolicy`.
+public struct KVCacheGeometry: Sendable, Equatable, Codable {
+    public var layers: Int
+    public var heads: Int
+    public var headDim: Int
+    /// Rows one sentence takes: 1, or 2 with classifier-free guidance.
+    public var rowsPerSentence: Int
+    /// Longest sequence a sentence reaches: conditioning, prompt and the most new tokens.
+    public var maxPositions: Int
+
+    public init(layers: Int, heads: Int, headDim: Int, rowsPerSentence: Int = 1, maxPositions: Int) {
+        self.layers = layers
+        self.heads = heads
+        self.headDim = headDim
+        self.rowsPerSentence = rowsPerSentence
+        self.maxPositions = maxPositions
+    }
+
+    /// Bytes of keys and values per position per row: layers × 2 × heads × head_dim × element size.
+    public func bytesPerPosition(elementSize: Int) -> UInt64 {
+        UInt64(layers * 2 * heads * headDim * elementSize)
+    }
+
+    /// Bytes one sentence's cache holds at `maxPositions`.
+    public func bytesPerSentence(elementSize: Int) -> UInt64 {
+        bytesPerPosition(elementSize: elementSize) * UInt64(maxPositions * rowsPerSentence)
+    }
+}
+
 /// What the user forced (CLI flags, configuration). Every field defaults to "let the planner decide".
 public struct PlanOverrides: Sendable, Equatable, Codable {
     /// Run only on this provider (`--provider cpu|cuda`; the final CPU fp32 safety entry stays).
@@ -162,10 +214,14 @@ public struct PlanOverrides: Sendable, Equatable, Codable {
     public var gpuMemoryLimitBytes: UInt64?
     /// How many engines share that budget (worker processes × models loaded in each); nil means 1.
     public var enginesSharingGPU: Int?
+    /// Token engines: most sentences decoding together (`--max-batch`, `VOXSERVE_MAX_BATCH`); 1 turns
+    /// batching off. Nil: planned from the hardware.
+    public var maxBatch: Int?
 
     public init(
         provider: ExecutionProvider? = nil, precision: ModelPrecision? = nil, intraOpThreads: Int? = nil, interOpThreads: Int? = nil,
-        disableOptimizations: Bool = false, deviceIndex: Int? = nil, gpuMemoryLimitBytes: UInt64? = nil, enginesSharingGPU: Int? = nil
+        disableOptimizations: Bool = false, deviceIndex: Int? = nil, gpuMemoryLimitBytes: UInt64? = nil, enginesSharingGPU: Int? = nil,
+        maxBatch: Int? = nil
     ) {
         self.provider = provider
         self.precision = precision
@@ -175,6 +231,7 @@ public struct PlanOverrides: Sendable, Equatable, Codable {
         self.deviceIndex = deviceIndex
         self.gpuMemoryLimitBytes = gpuMemoryLimitBytes
         self.enginesSharingGPU = enginesSharingGPU
+        self.maxBatch = maxBatch
     }
 }
 
@@ -194,11 +251,14 @@ public struct ModelInventory: Sendable, Equatable, Codable {
     public var model: String
     public var kind: Kind
     public var components: [ModelComponent]
+    /// Token engines: the language model's KV cache, for the batch's memory bound.
+    public var kvCache: KVCacheGeometry?
 
-    public init(model: String, kind: Kind = .sentences, components: [ModelComponent]) {
+    public init(model: String, kind: Kind = .sentences, components: [ModelComponent], kvCache: KVCacheGeometry? = nil) {
         self.model = model
         self.kind = kind
         self.components = components
+        self.kvCache = kvCache
     }
 
     public func component(named name: ModelComponentID) -> ModelComponent? { components.first { $0.name == name } }

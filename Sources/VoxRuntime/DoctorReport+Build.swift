@@ -92,7 +92,7 @@ extension DoctorReport {
         checks.append(Check(
             name: "Chatterbox model", ok: chatterboxFound && plans.last?.plan != nil, required: false,
             detail: chatterboxFound
-                ? (plans.last?.error ?? "\(chatterboxDirectory.path): \(plans.last?.plan?.primary?.label ?? "")")
+                ? (plans.last?.error ?? "\(chatterboxDirectory.path): \(plans.last?.plan?.primary?.label ?? "")\(plans.last?.plan?.primary?.batching.map { ", batch \($0.maxBatch)" } ?? "")")
                 : "none in \(chatterboxDirectory.path) (set VOXSERVE_CHATTERBOX_DIR or put the model there for voice cloning)"))
         checks.append(Check(
             name: "Cache folder", ok: conditioning.writable, required: false,

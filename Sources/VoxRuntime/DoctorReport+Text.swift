@@ -84,7 +84,8 @@ extension DoctorReport {
             for (i, entry) in plan.entries.enumerated() {
                 var marker = i == 0 ? "  plan" : "  fallback"
                 if let active, model.live != nil { marker = i == active ? "  ← active" : (i < active ? "  ✗ failed" : marker) }
-                out.append("    \(i + 1). \(entry.label)\(marker)")
+                let batch = entry.batching.map { $0.maxBatch == 1 ? ", batch 1 (each sentence alone)" : ", batch \($0.maxBatch) (sentences per step)" } ?? ""
+                out.append("    \(i + 1). \(entry.label)\(batch)\(marker)")
                 for reason in entry.reasons { out.append("       · \(reason)") }
             }
             if model.fallbacks.isEmpty {

@@ -20,6 +20,10 @@ public struct RuntimeConfiguration: Sendable, Equatable {
     /// Names (lowercase) that stand for another voice when no voice has them: OpenAI's voice
     /// names stand for the default voice unless `VOXSERVE_VOICE_ALIASES` or `--voice-alias` say otherwise.
     public var voiceAliases: [String: String]
+    /// Benchmarks only (`serve --bench-max-new-tokens`): every Chatterbox sentence generates exactly
+    /// this many tokens, never stopping on the stop token, so that stand-ins with random weights
+    /// (which never choose it) give runs of a known length. Nil in any real use.
+    public var benchMaxNewTokens: Int?
 
     public init(
         paths: VoxPaths, optimize: Bool = true, overrides: PlanOverrides = PlanOverrides(), warmUp: Bool = true,
@@ -37,12 +41,14 @@ public struct RuntimeConfiguration: Sendable, Equatable {
     /// `VOXSERVE_CACHE_DIR`, `VOXSERVE_DEPS`, `VOXSERVE_ORT_LIBRARY`, `VOXSERVE_CHATTERBOX_DIR`),
     /// `VOXSERVE_OPTIMIZE=0`, `VOXSERVE_API_KEY` and `VOXSERVE_VOICE_ALIASES` ("nova=alice,onyx=bob";
     /// a malformed value is reported by `voiceAliasProblem(in:)` and otherwise ignored),
-    /// `VOXSERVE_PROVIDER` (cpu|cuda) and `VOXSERVE_GPU_MEMORY_LIMIT` ("6G", "512M", bytes); values
+    /// `VOXSERVE_PROVIDER` (cpu|cuda), `VOXSERVE_GPU_MEMORY_LIMIT` ("6G", "512M", bytes) and
+    /// `VOXSERVE_MAX_BATCH` (Chatterbox sentences decoding together; 1 turns batching off); values
     /// that do not parse are ignored here and refused by the CLI's validation.
     public static func fromEnvironment(_ env: [String: String]) -> RuntimeConfiguration {
         var overrides = PlanOverrides()
         overrides.provider = env["VOXSERVE_PROVIDER"].flatMap { ExecutionProvider(rawValue: $0.lowercased()) }
         overrides.gpuMemoryLimitBytes = env["VOXSERVE_GPU_MEMORY_LIMIT"].flatMap(parseByteSize)
+        overrides.maxBatch = env["VOXSERVE_MAX_BATCH"].flatMap { Int($0) }.flatMap { $0 >= 1 ? $0 : nil }
         return RuntimeConfiguration(
             paths: .fromEnvironment(env), optimize: env["VOXSERVE_OPTIMIZE"] != "0", overrides: overrides,
             apiKey: env["VOXSERVE_API_KEY"].flatMap { $0.isEmpty ? nil : $0 },

@@ -154,11 +154,14 @@ public final class SynthesizerFactory: Sendable {
     /// token generation. None is declared static-shaped: the language model's KV cache grows every
     /// step and the other graphs follow the text and the reference, so no CUDA graph is captured.
     public static func inventory(for files: ChatterboxModelFiles) -> ModelInventory {
-        ModelInventory(model: "chatterbox", kind: .tokens, components: ChatterboxModelFiles.components.map { component in
-            ModelComponent(name: component, variants: files.variants(for: component).map { precision in
-                ModelVariant(precision, bytes: files.byteCount(of: component, precision: precision))
-            })
-        })
+        ModelInventory(
+            model: "chatterbox", kind: .tokens,
+            components: ChatterboxModelFiles.components.map { component in
+                ModelComponent(name: component, variants: files.variants(for: component).map { precision in
+                    ModelVariant(precision, bytes: files.byteCount(of: component, precision: precision))
+                })
+            },
+            kvCache: ExecutionPlanner.chatterboxTurboKVCache)
     }
 
     /// The plan follows the per-token speeds `voxserve bench chatterbox` measured on this CPU, when saved.
@@ -185,6 +188,7 @@ public final class SynthesizerFactory: Sendable {
         }
         let plan = try plan(forChatterboxAt: directory)
         let logger = self.logger
+        let benchMaxNewTokens = configuration.benchMaxNewTokens
         let paths = self.paths
         // On CUDA, every graph runs once on made-up input at start (ChatterboxEngine.warmUp): the
         // first request would otherwise pay for CUDA, cuDNN and cuBLAS start-up and kernel choice.
@@ -206,6 +210,14 @@ public final class SynthesizerFactory: Sendable {
             if let characters = entry.chunking.maxSentenceCharacters { options.maxSentenceCharacters = characters }
             options.overlapDecoder = entry.chunking.overlapDecoder ?? false
             options.ioBinding = entry.ioBinding
+            if let batching = entry.batching {
+                options.maxBatch = batching.maxBatch
+                options.prefillChunkPositions = batching.prefillChunkPositions
+            }
+            if let tokens = benchMaxNewTokens {
+                options.maxNewTokens = tokens
+                options.ignoresStopToken = true
+            }
             let entryRuntime = entry.provider == .cuda ? try ONNXRuntime.shared(preferGPU: true, paths: paths) : runtime
             return try ChatterboxEngine(
                 files: try files.selecting(choices), options: options, componentSessionOptions: perComponent,

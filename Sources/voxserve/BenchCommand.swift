@@ -16,7 +16,9 @@ struct BenchCommand: AsyncParsableCommand {
             optimizer: cold start to first audio (with and without the cached optimized model) and warm synthesis, optimizer on vs off.
             cache: speaker conditioning of a 10 s reference on a miss, a memory hit and a disk hit.
             chatterbox: Chatterbox (the full-size stand-in from `make chatterbox-standin`, or --chatterbox-model) beside \
-            the model card's Python ONNX Runtime loop, for fp32, int8 and q4: ms per token, time to first audio, RTF, peak RSS.
+            the model card's Python ONNX Runtime loop, for fp32, int8 and q4: ms per token, time to first audio, RTF, peak RSS; \
+            then continuous batching through `voxserve serve` with 1, 2, 4 and 8 concurrent HTTP clients (fp32 and q4): \
+            tokens/s beside the same requests one at a time, and time to first audio beside alone.
             Every run writes report.json, report.md and report.svg into --report.
             Run `make bench` to install the peer (PyPI piper-tts, pinned) and run them all.
             """
@@ -53,9 +55,16 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Intra-op threads for the Chatterbox comparison (both sides).")
     var threads: Int?
 
+    @Option(name: .customLong("batch-tokens"), help: "Chatterbox batching: speech tokens per request (default 50).")
+    var batchTokens: Int?
+
+    @Flag(name: .customLong("no-batch"), help: "Skip Chatterbox's batching part (concurrent HTTP clients against `voxserve serve`).")
+    var noBatch = false
+
     func validate() throws {
         guard (1...50).contains(runs) else { throw ValidationError("--runs must be between 1 and 50.") }
         if let tokens, !(2...2000).contains(tokens) { throw ValidationError("--tokens must be between 2 and 2000.") }
+        if let batchTokens, !(2...2000).contains(batchTokens) { throw ValidationError("--batch-tokens must be between 2 and 2000.") }
         if let threads, !(1...256).contains(threads) { throw ValidationError("--threads must be between 1 and 256.") }
     }
 
@@ -94,6 +103,14 @@ struct BenchCommand: AsyncParsableCommand {
                 let chatterbox = try bench.chatterbox(modelDirectory: directory, label: label, tokens: tokens ?? (quick ? 24 : 250), threads: threads)
                 results.chatterbox = chatterbox
                 report.add(chatterbox: chatterbox)
+                if !noBatch {
+                    let levels = quick ? [1, 2] : [1, 2, 4, 8]
+                    let precisions = quick ? ["fp32"] : ["fp32", "q4"]
+                    let batch = try bench.chatterboxBatch(
+                        modelDirectory: directory, label: label, precisions: precisions, levels: levels, tokens: batchTokens ?? (quick ? 12 : 50))
+                    results.chatterboxBatch = batch
+                    report.add(chatterboxBatch: batch)
+                }
                 if let fastest = chatterbox.fastest, label != "tiny" {
                     try ChatterboxPrecisionMeasurement.save(chatterbox, paths: paths)
                     print("The CPU plan now prefers \(fastest) for Chatterbox on this machine (\(ChatterboxPrecisionMeasurement.url(paths: paths).path)).\n")
@@ -144,6 +161,7 @@ struct BenchResults: Codable {
     var optimizer: OptimizerBench?
     var cache: ConditioningCacheBenchmarkResult?
     var chatterbox: ChatterboxBenchResult?
+    var chatterboxBatch: ChatterboxBatchBenchResult?
 }
 
 struct Stats: Codable {

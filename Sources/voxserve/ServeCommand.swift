@@ -36,7 +36,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Worker processes with --isolation process.")
     var workers = 2
 
-    @Option(name: .customLong("max-concurrent"), help: "Syntheses at once (default: 2, or --workers with process isolation).")
+    @Option(name: .customLong("max-concurrent"), help: "Syntheses at once (default: 2, or --workers with process isolation, or --max-batch when larger, so a batch can fill).")
     var maxConcurrent: Int?
 
     @Option(name: .customLong("max-queue"), help: "Requests that may wait for a slot; more get 429.")
@@ -74,12 +74,18 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("store-cache-entries"), help: "Most conditioning entries the shared store keeps (least recently used out first).")
     var storeCacheEntries = 10_000
 
+    /// Benchmarks only: every Chatterbox sentence generates exactly this many tokens, ignoring the
+    /// stop token (stand-ins with random weights never choose it). `voxserve bench chatterbox` uses it.
+    @Option(name: .customLong("bench-max-new-tokens"), help: .hidden)
+    var benchMaxNewTokens: Int?
+
     @OptionGroup var engine: EngineOptions
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0…65535.") }
         guard (1...64).contains(workers) else { throw ValidationError("--workers must be 1…64.") }
         guard maxConcurrent.map({ $0 >= 1 }) ?? true else { throw ValidationError("--max-concurrent must be at least 1.") }
+        if let benchMaxNewTokens, benchMaxNewTokens < 1 { throw ValidationError("--bench-max-new-tokens must be at least 1.") }
         guard maxQueue >= 0 else { throw ValidationError("--max-queue must not be negative.") }
         guard timeoutSeconds >= 1 else { throw ValidationError("--timeout must be at least 1 second.") }
         guard (1...1024).contains(maxUploadMB) else { throw ValidationError("--max-upload-mb must be 1…1024.") }
@@ -113,7 +119,7 @@ struct ServeCommand: AsyncParsableCommand {
         ServerConfiguration(
             host: host, port: port, apiKey: apiKey ?? runtime.apiKey, isolation: isolation, workers: workers,
             optimize: runtime.optimize, maxUploadBytes: maxUploadMB * 1024 * 1024,
-            maxConcurrentSyntheses: maxConcurrent ?? (isolation == .process ? workers : 2),
+            maxConcurrentSyntheses: maxConcurrent ?? max(isolation == .process ? workers : 2, runtime.overrides.maxBatch ?? 0),
             maxQueuedRequests: maxQueue, requestTimeout: .seconds(timeoutSeconds),
             maxConnections: maxConnections, idleTimeout: .seconds(idleTimeoutSeconds),
             wyoming: wyomingPort.map { WyomingConfiguration(host: wyomingHost ?? host, port: $0, zeroconf: wyomingZeroconf) })
@@ -123,7 +129,8 @@ struct ServeCommand: AsyncParsableCommand {
         VoxServeCommand.bootstrapLogging(verbose: engine.verbose)
         var logger = Logger(label: "voxserve")
         logger.logLevel = engine.verbose ? .debug : .info
-        let runtime = engine.configuration(warmUp: true)
+        var runtime = engine.configuration(warmUp: true)
+        runtime.benchMaxNewTokens = benchMaxNewTokens
         let configuration = serverConfiguration(runtime: runtime)
         Self.raiseFileLimit(toHold: configuration.maxConnections, logger: logger)
         let local: EngineSpeechService

@@ -53,6 +53,11 @@ struct EngineOptions: ParsableArguments {
         help: ArgumentHelp("The most GPU memory VoxServe may use, all engines and worker processes together: 6G, 512M (default: what is free; also VOXSERVE_GPU_MEMORY_LIMIT).", valueName: "size"))
     var gpuMemoryLimit: String?
 
+    @Option(
+        name: .customLong("max-batch"),
+        help: ArgumentHelp("Most Chatterbox sentences decoding together in one language-model step (default: planned from memory and cores, see doctor; also VOXSERVE_MAX_BATCH). 1 turns batching off.", valueName: "n"))
+    var maxBatch: Int?
+
     /// Internal: how many engines share the GPU budget (`serve --isolation process` passes its workers).
     @Option(name: .customLong("gpu-engines"), help: .hidden)
     var gpuEngines: Int?
@@ -69,6 +74,10 @@ struct EngineOptions: ParsableArguments {
             throw ValidationError("VOXSERVE_PROVIDER must be cpu or cuda (got '\(value)').")
         }
         if let gpuEngines, gpuEngines < 1 { throw ValidationError("--gpu-engines must be at least 1.") }
+        if let maxBatch, !(1...1024).contains(maxBatch) { throw ValidationError("--max-batch must be 1…1024 (1 turns batching off).") }
+        if let value = env["VOXSERVE_MAX_BATCH"], !(Int(value).map { (1...1024).contains($0) } ?? false) {
+            throw ValidationError("VOXSERVE_MAX_BATCH must be a number 1…1024 (got '\(value)').")
+        }
         do {
             _ = try RuntimeConfiguration.environmentAliases(ProcessInfo.processInfo.environment)
         } catch let error as VoxError {
@@ -92,6 +101,7 @@ struct EngineOptions: ParsableArguments {
         if let precision { configuration.overrides.precision = precision }
         if let limit = gpuMemoryLimit.flatMap(RuntimeConfiguration.parseByteSize) { configuration.overrides.gpuMemoryLimitBytes = limit }
         if let gpuEngines { configuration.overrides.enginesSharingGPU = gpuEngines }
+        if let maxBatch { configuration.overrides.maxBatch = maxBatch }
         return configuration
     }
 
@@ -103,6 +113,7 @@ struct EngineOptions: ParsableArguments {
         if let provider { arguments += ["--provider", provider.rawValue] }
         if let precision { arguments += ["--precision", precision.rawValue] }
         if let gpuMemoryLimit { arguments += ["--gpu-memory-limit", gpuMemoryLimit] }
+        if let maxBatch { arguments += ["--max-batch", String(maxBatch)] }
         arguments += ["--gpu-engines", String(engines)]
         return arguments
     }

@@ -24,6 +24,16 @@ import VoxOptimizer
         ])
     }
 
+    @Test func maxBatchComesFromTheEnvironmentAndNonsenseIsIgnored() {
+        #expect(RuntimeConfiguration.fromEnvironment(["VOXSERVE_MAX_BATCH": "3"]).overrides.maxBatch == 3)
+        #expect(RuntimeConfiguration.fromEnvironment(["VOXSERVE_MAX_BATCH": "1"]).overrides.maxBatch == 1)
+        #expect(RuntimeConfiguration.fromEnvironment(["VOXSERVE_MAX_BATCH": "0"]).overrides.maxBatch == nil)
+        #expect(RuntimeConfiguration.fromEnvironment(["VOXSERVE_MAX_BATCH": "lots"]).overrides.maxBatch == nil)
+        #expect(RuntimeConfiguration.fromEnvironment([:]).overrides.maxBatch == nil)
+        // Never set from the environment: a bench-only serve option.
+        #expect(RuntimeConfiguration.fromEnvironment([:]).benchMaxNewTokens == nil)
+    }
+
     @Test func defaultsFollowTheHome() {
         let configuration = RuntimeConfiguration.fromEnvironment(["VOXSERVE_HOME": "/srv/vox", "VOXSERVE_DEPS": "/opt/vox/deps", "VOXSERVE_API_KEY": ""])
         #expect(configuration.paths.cacheDirectory.path == "/srv/vox/cache")

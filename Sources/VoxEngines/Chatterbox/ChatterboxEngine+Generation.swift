@@ -23,14 +23,17 @@ extension ChatterboxEngine {
             textIDs: ids, placeholder: tokenizer.id(for: "<|endoftext|>") ?? ChatterboxGenerator.turboPlaceholder, options: opts, seed: seed)
     }
 
-    /// The speech tokens of `text` (one sentence, not normalised) in the voice of `reference`.
+    /// The speech tokens of `text` (one sentence, not normalised) in the voice of `reference`; with
+    /// batching, in the engine's batch with whatever else is generating.
     public func speechTokens(
         for text: String, reference: VoiceReference, seed: UInt64, maxNewTokens: Int? = nil
     ) async throws -> ChatterboxGeneration {
         let conditioning = try await self.conditioning(for: reference)
         let generator = try makeGenerator(sentence: text, conditioning: conditioning, seed: seed, maxNewTokens: maxNewTokens)
-        let limit = generator.maxNewTokens
-        _ = try await offload { try generator.run(atMost: limit) }
+        // Through the batch when batching: concurrent calls decode together.
+        let source = tokenSource(generator)
+        defer { source.cancel() }
+        _ = try await source.tokens(atLeast: generator.maxNewTokens)
         return generator.generation
     }
 

@@ -3,6 +3,12 @@ import VoxAudio
 import VoxCore
 
 extension ChatterboxEngine {
+    /// The sentence's tokens: from the engine's batch when batching, else from the generator run
+    /// by the stream itself.
+    func tokenSource(_ generator: ChatterboxGenerator) -> any ChatterboxTokenSource {
+        batcher.map { $0.submit(generator) } ?? generator
+    }
+
     /// Hands out audio while the tokens are still being generated: after the first
     /// `streamFirstChunkTokens` tokens, then every `streamChunkTokens`. Each chunk's tokens are
     /// decoded together with the `streamOverlapTokens` before them, and neighbouring chunks are
@@ -20,11 +26,22 @@ extension ChatterboxEngine {
                 do {
                     let (sentences, conditioning, outcome, seed) = try await self.prepare(request)
                     let index = Locked(0)
-                    for (i, sentence) in sentences.enumerated() {
+                    // With batching, the next sentence joins the batch while this one streams, so
+                    // a long text's sentences decode together; its tokens wait in its ticket.
+                    func source(_ i: Int) throws -> any ChatterboxTokenSource {
                         let generator = try self.makeGenerator(
-                            sentence: sentence, conditioning: conditioning, seed: SeededGenerator.derive(seed, index: i))
+                            sentence: sentences[i], conditioning: conditioning, seed: SeededGenerator.derive(seed, index: i))
+                        return self.tokenSource(generator)
+                    }
+                    var next: (any ChatterboxTokenSource)? = try source(0)
+                    defer { next?.cancel() }
+                    for (i, sentence) in sentences.enumerated() {
+                        let current = next!
+                        defer { current.cancel() }
+                        next = nil
+                        if i + 1 < sentences.count { next = self.batcher == nil ? nil : try source(i + 1) }
                         try await self.streamSentence(
-                            generator, text: sentence, conditioning: conditioning, isLastSentence: i == sentences.count - 1
+                            current, text: sentence, conditioning: conditioning, isLastSentence: i == sentences.count - 1
                         ) { audio, isLast in
                             let n = index.withLock { value in
                                 defer { value += 1 }
@@ -34,6 +51,7 @@ extension ChatterboxEngine {
                                 audio: AudioBuffer(samples: audio, sampleRate: Self.sampleRate), index: n, text: sentence, isLast: isLast,
                                 conditioning: outcome))
                         }
+                        if next == nil, i + 1 < sentences.count { next = try source(i + 1) }
                     }
                     continuation.finish()
                 } catch {
@@ -49,7 +67,7 @@ extension ChatterboxEngine {
     /// with `overlapDecoder`, each later chunk is decoded while the language model generates the
     /// next one, so the decoder's time hides behind generation instead of adding to it.
     func streamSentence(
-        _ generator: ChatterboxGenerator, text: String, conditioning: ChatterboxConditioning, isLastSentence: Bool,
+        _ generator: any ChatterboxTokenSource, text: String, conditioning: ChatterboxConditioning, isLastSentence: Bool,
         emit: @escaping @Sendable (_ audio: [Float], _ isLast: Bool) -> Void
     ) async throws {
         // At least 6: the decoder fades in the first 40 ms (one token) of every call and looks a
@@ -61,15 +79,15 @@ extension ChatterboxEngine {
         let silenceTokens = layout.flavor == .turbo ? 3 : 0
         let stitcher = Locked(CrossfadeStitcher(crossfade: Int(options.crossfadeDuration * Double(Self.sampleRate))))
         var decodedUpTo = 0
+        var asked = 0
         var chunk = 0
         var decoding: Task<Void, Error>?
         defer { decoding?.cancel() }
         while true {
             try Task.checkCancellation()
             let want = chunk == 0 ? first : later
-            _ = try await offload { try generator.run(atMost: want) }
-            let tokens = generator.tokens
-            let final = generator.isFinished
+            let (tokens, final) = try await generator.tokens(atLeast: asked + want)
+            asked = tokens.count
             chunk += 1
             if tokens.isEmpty {
                 if final {

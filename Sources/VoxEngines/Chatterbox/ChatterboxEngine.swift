@@ -33,6 +33,8 @@ public final class ChatterboxEngine: SpeechSynthesizer, SessionPlacementReportin
     /// Identifies the speech encoder's file: conditioning made by another encoder is not reused.
     let conditioningFingerprint: String
     let logger: Logger
+    /// Decodes concurrent sentences together when `options.maxBatch` > 1; nil generates each alone.
+    let batcher: ChatterboxBatcher?
     private let encoderRuns = Locked(0)
 
     /// Loads the export in `modelDirectory` (see `ChatterboxModelFiles`) with the precision variants
@@ -83,6 +85,9 @@ public final class ChatterboxEngine: SpeechSynthesizer, SessionPlacementReportin
             embedTokens: (embedTokens.inputs, embedTokens.outputs),
             languageModel: (languageModel.inputs, languageModel.outputs),
             conditionalDecoder: (conditionalDecoder.inputs, conditionalDecoder.outputs))
+        batcher = options.maxBatch > 1
+            ? ChatterboxBatcher(languageModel: languageModel, layout: layout, maxBatch: options.maxBatch, prefillChunk: options.prefillChunkPositions)
+            : nil
         tokenizer = try BPETokenizer(directory: files.directory)
         conditioningFingerprint = files.fingerprint(of: .speechEncoder)
         info = SynthesizerInfo(
@@ -154,9 +159,9 @@ public final class ChatterboxEngine: SpeechSynthesizer, SessionPlacementReportin
         for (i, sentence) in sentences.enumerated() {
             try Task.checkCancellation()
             let generator = try makeGenerator(sentence: sentence, conditioning: conditioning, seed: SeededGenerator.derive(seed, index: i))
-            let maxSteps = options.maxNewTokens
-            _ = try await offload { try generator.run(atMost: maxSteps) }
-            let tokens = generator.tokens
+            let source = tokenSource(generator)
+            defer { source.cancel() }
+            let (tokens, _) = try await source.tokens(atLeast: generator.maxNewTokens)
             let samples = try await offload { try self.decode(tokens: tokens, conditioning: conditioning, final: true) }
             out.samples += samples
         }

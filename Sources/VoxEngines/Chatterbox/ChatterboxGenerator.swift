@@ -36,14 +36,14 @@ final class ChatterboxGenerator: @unchecked Sendable {
     /// Where IO binding keeps the KV cache (the language model's device), nil without IO binding.
     let cacheDevice: ONNXIOBinding.Device?
 
-    private let conditioning: ChatterboxConditioning
-    private let promptIDs: [Int]
+    let conditioning: ChatterboxConditioning
+    let promptIDs: [Int]
     private var rng: SeededGenerator
     /// The tokens generated so far, for the repetition penalty.
     private var history: Set<Int> = []
     private var past: [String: ONNXValue] = [:]
     /// The element type each `past_key_values.*` input declares (float16 in fp16 exports).
-    private let pastTypes: [String: TensorElementType]
+    let pastTypes: [String: TensorElementType]
     private var pastLength = 0
     /// The language model's IO binding, made at the first step and reused.
     private var binding: ONNXIOBinding?
@@ -132,25 +132,14 @@ final class ChatterboxGenerator: @unchecked Sendable {
         let embeds: [Float]
         let length: Int
         if first {
-            let rowIDs = batch == 2 ? [promptIDs, Self.unconditionalIDs(promptIDs)] : [promptIDs]
-            let text = try embed(rows: rowIDs, positions: Self.promptPositions(promptIDs))
-            var rows: [Float] = []
-            let cond = try conditioning.audioFeatures.converted(to: .float32).floats()
-            let hidden = conditioning.hiddenSize
-            let textLength = promptIDs.count
-            for b in 0..<batch {
-                rows += cond
-                rows += text[(b * textLength * hidden)..<((b + 1) * textLength * hidden)]
-            }
-            embeds = rows
-            length = conditioning.length + textLength
-            prefixLength = length
+            embeds = try prefillEmbeddings()
+            length = prefixLength
             for name in layout.pastNames {
                 let empty = try Tensor(floats: [], shape: [batch, layout.kvHeads, 0, layout.headDim], type: pastTypes[name] ?? layout.kvType)
                 past[name] = try ONNXValue(empty, runtime: languageModel.runtime)
             }
         } else {
-            embeds = try embed(rows: Array(repeating: [tokens.last!], count: batch), positions: [tokens.count])
+            embeds = try nextEmbeddings()
             length = 1
         }
 
@@ -167,13 +156,7 @@ final class ChatterboxGenerator: @unchecked Sendable {
                 feeds["position_ids"] = try ONNXValue(
                     Tensor(int64: Array((0..<batch).map { _ in positions }.joined()), shape: [batch, length]), runtime: runtime)
             }
-            for extra in layout.lmExtraInputs {
-                let shape = extra.rank == 0 ? [Int]() : [1]
-                switch extra.value {
-                case .int64(let v): feeds[extra.name] = try ONNXValue(Tensor(int64: [v], shape: shape), runtime: runtime)
-                case .bool(let v): feeds[extra.name] = try ONNXValue(Tensor(bool: [v], shape: shape), runtime: runtime)
-                }
-            }
+            feeds.merge(try Self.extraFeeds(layout, runtime: runtime)) { $1 }
             outputs = try runLanguageModel(feeds)
         } catch let error as ONNXRuntimeError {
             throw VoxError.engineFailure("The Chatterbox language model failed at step \(tokens.count): \(error.message)", detail: error.description)
@@ -195,6 +178,36 @@ final class ChatterboxGenerator: @unchecked Sendable {
                 "The Chatterbox language model's outputs could not be read at step \(tokens.count): \(error.message)", detail: error.description)
         }
         pastLength += length
+        return accept(logits)
+    }
+
+    /// The first step's embeddings, [batch, conditioning + prompt, hidden] as float32: the voice's
+    /// conditioning, then the prompt (its unconditional twin in the second row with guidance).
+    /// Sets `prefixLength`.
+    func prefillEmbeddings() throws -> [Float] {
+        let rowIDs = batch == 2 ? [promptIDs, Self.unconditionalIDs(promptIDs)] : [promptIDs]
+        let text = try embed(rows: rowIDs, positions: Self.promptPositions(promptIDs))
+        var rows: [Float] = []
+        let cond = try conditioning.audioFeatures.converted(to: .float32).floats()
+        let hidden = conditioning.hiddenSize
+        let textLength = promptIDs.count
+        for b in 0..<batch {
+            rows += cond
+            rows += text[(b * textLength * hidden)..<((b + 1) * textLength * hidden)]
+        }
+        prefixLength = conditioning.length + textLength
+        return rows
+    }
+
+    /// A later step's embeddings, [batch, 1, hidden]: the token chosen last.
+    func nextEmbeddings() throws -> [Float] {
+        try embed(rows: Array(repeating: [tokens.last!], count: batch), positions: [tokens.count])
+    }
+
+    /// Samples the next token from this step's (guided) last-position logits and records it.
+    /// Returns the new speech token, or nil when it was the stop token (generation then ends).
+    func accept(_ logits: [Float]) -> Int? {
+        precondition(!isFinished, "generation already finished")
         var scores = logits
         if ignoresStopToken, scores.count > Self.stopToken { scores[Self.stopToken] = -.infinity }
         // What upstream penalises: the original model's `generated_ids` always begin with the start
@@ -210,6 +223,21 @@ final class ChatterboxGenerator: @unchecked Sendable {
         tokens.append(token)
         if tokens.count >= maxNewTokens { isFinished = true }
         return token
+    }
+
+    /// Ends generation without a token (a batch row cancelled or failed).
+    func finish() { isFinished = true }
+
+    /// Classifier-free guidance: `cond + w·(cond − uncond)`.
+    func guided(_ cond: [Float], _ uncond: [Float]) -> [Float] {
+        zip(cond, uncond).map { c, u in c + cfgWeight * (c - u) }
+    }
+
+    /// Records one step's wall time and the cache length it was fed (batch rows, which the engine's
+    /// batch runs for them).
+    func record(stepSeconds seconds: Double, cacheLength: Int) {
+        stepSeconds.append(seconds)
+        cacheLengths.append(cacheLength)
     }
 
     /// One language-model run: plain, or through IO binding with the cache on the model's device
@@ -251,6 +279,19 @@ final class ChatterboxGenerator: @unchecked Sendable {
     static func cacheValue(_ present: ONNXValue, as type: TensorElementType, runtime: ONNXRuntime) throws -> ONNXValue {
         guard present.elementType != type else { return present }
         return try ONNXValue(try present.tensor().converted(to: type), runtime: runtime)
+    }
+
+    /// The constants fed to `layout.lmExtraInputs` on every run.
+    static func extraFeeds(_ layout: ChatterboxModelLayout, runtime: ONNXRuntime) throws -> [String: ONNXValue] {
+        var feeds: [String: ONNXValue] = [:]
+        for extra in layout.lmExtraInputs {
+            let shape = extra.rank == 0 ? [Int]() : [1]
+            switch extra.value {
+            case .int64(let v): feeds[extra.name] = try ONNXValue(Tensor(int64: [v], shape: shape), runtime: runtime)
+            case .bool(let v): feeds[extra.name] = try ONNXValue(Tensor(bool: [v], shape: shape), runtime: runtime)
+            }
+        }
+        return feeds
     }
 
     /// The `exaggeration` input in the type the graph declares (float32, or float16 in fp16 exports):
@@ -321,6 +362,6 @@ final class ChatterboxGenerator: @unchecked Sendable {
         let cond = try value.floats(offset: (rows - 1) * vocab, count: vocab)
         guard batch == 2 else { return cond }
         let uncond = try value.floats(offset: (2 * rows - 1) * vocab, count: vocab)
-        return zip(cond, uncond).map { c, u in c + cfgWeight * (c - u) }
+        return guided(cond, uncond)
     }
 }

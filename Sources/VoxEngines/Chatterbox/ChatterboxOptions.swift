@@ -28,6 +28,15 @@ public struct ChatterboxOptions: Sendable, Equatable {
     /// Off by default: on a CPU the two share the cores (the plan turns it on for CUDA).
     public var overlapDecoder: Bool = false
 
+    /// Most sentences the language model decodes together, one run per step (continuous batching,
+    /// `ChatterboxBatcher`): concurrent requests and the next sentence of a long one share each
+    /// step. 1 generates each sentence alone, as before batching (the rollback). The execution plan
+    /// sets it from the hardware; `--max-batch` overrides it.
+    public var maxBatch: Int = 1
+    /// While rows are decoding, a joining sentence's prefill runs at most this many positions
+    /// between two of their steps, which bounds how long they stall.
+    public var prefillChunkPositions: Int = 64
+
     /// Benchmarks only: generate exactly `maxNewTokens` per sentence, never stopping on the stop
     /// token, so that runs on stand-ins with random weights (which never choose it) or on a real
     /// model are comparable token for token.

@@ -1,0 +1,65 @@
+import Testing
+import VoxCore
+import VoxONNX
+@testable import VoxOptimizer
+
+/// How the plan sizes Chatterbox's continuous batch: KV-cache memory at the longest sequence,
+/// cores and precision on a CPU, and the user's `--max-batch`.
+@Suite struct BatchPlanningTests {
+    static let twoCoreVM = Fixtures.machine(cpu: Fixtures.cascadeLakeVM, ram: 8)
+
+    @Test func kvCacheArithmeticIsTurbosGeometry() {
+        let kv = ExecutionPlanner.chatterboxTurboKVCache
+        // 24 layers × 2 (key, value) × 16 heads × 64 × 4 bytes = 196,608 bytes per position per row.
+        #expect(kv.bytesPerPosition(elementSize: 4) == 196_608)
+        #expect(kv.bytesPerPosition(elementSize: 2) == 98_304)
+        // 1,526 positions (376 conditioning + 150 prompt + 1,000 new): 300,023,808 bytes (286 MiB).
+        #expect(kv.bytesPerSentence(elementSize: 4) == 300_023_808)
+    }
+
+    @Test func aTwoCoreCPUBatchesEightFP32SentencesAndFourQ4() throws {
+        let plan = try ExecutionPlanner().plan(hardware: Self.twoCoreVM, inventory: Fixtures.chatterbox, overrides: PlanOverrides(precision: .fp32))
+        let fp32 = try #require(plan.primary?.batching)
+        #expect(fp32.maxBatch == 8)
+        #expect(fp32.prefillChunkPositions == 128)
+        #expect(plan.primary!.reasons.contains { $0.contains("4 sentences per core × 2 cores") })
+        let q4Plan = try ExecutionPlanner().plan(hardware: Self.twoCoreVM, inventory: Fixtures.chatterbox, overrides: PlanOverrides(precision: .q4))
+        #expect(q4Plan.primary?.batching?.maxBatch == 4)
+        // Every entry of a token engine's plan says how it batches.
+        #expect(plan.entries.allSatisfy { $0.batching != nil })
+    }
+
+    @Test func theKVCacheMemoryBoundsTheBatch() throws {
+        // 2 GiB of RAM, 1.5 GiB available: after weights (unknown here: 0) 1.5 GiB / 286 MiB = 5.
+        let small = Fixtures.machine(cpu: Fixtures.ryzen7950X, ram: 2)
+        let plan = try ExecutionPlanner().plan(hardware: small, inventory: Fixtures.chatterbox, overrides: PlanOverrides(precision: .fp32))
+        let batching = try #require(plan.primary?.batching)
+        #expect(batching.maxBatch == 5)
+        #expect(batching.kvBytesPerSentence == 300_023_808)
+        #expect(plan.primary!.reasons.contains { $0.contains("= 192 KiB per position per row") && $0.contains("allows 5") })
+    }
+
+    @Test func maxBatchOverridesThePlanAndOneTurnsBatchingOff() throws {
+        let forced = try ExecutionPlanner().plan(hardware: Self.twoCoreVM, inventory: Fixtures.chatterbox, overrides: PlanOverrides(maxBatch: 3))
+        #expect(forced.entries.allSatisfy { $0.batching?.maxBatch == 3 })
+        let off = try ExecutionPlanner().plan(hardware: Self.twoCoreVM, inventory: Fixtures.chatterbox, overrides: PlanOverrides(maxBatch: 1))
+        #expect(off.entries.allSatisfy { $0.batching?.maxBatch == 1 })
+        #expect(off.primary!.reasons.contains { $0.contains("batching off") })
+        #expect(throws: VoxError.self) {
+            try ExecutionPlanner().plan(hardware: Self.twoCoreVM, inventory: Fixtures.chatterbox, overrides: PlanOverrides(maxBatch: 0))
+        }
+    }
+
+    @Test func cudaEntriesDecodeAloneUnlessForcedAndSayWhatWouldFit() throws {
+        let box = Fixtures.machine(cpu: Fixtures.i7_12700K, gpus: [Fixtures.gpu("NVIDIA GeForce RTX 4090", 8, 9, gib: 24)])
+        let plan = try ExecutionPlanner().plan(hardware: box, inventory: Fixtures.chatterbox)
+        let cuda = try #require(plan.entries.first { $0.provider == .cuda })
+        #expect(cuda.batching?.maxBatch == 1)
+        #expect(cuda.batching?.prefillChunkPositions == 256)
+        #expect(cuda.reasons.contains { $0.contains("Batching off on CUDA") && $0.contains("64 sentences would fit") })
+        let forced = try ExecutionPlanner().plan(hardware: box, inventory: Fixtures.chatterbox, overrides: PlanOverrides(maxBatch: 16))
+        #expect(forced.entries.first { $0.provider == .cuda }?.batching?.maxBatch == 16)
+        // Piper does not batch.
+        #expect(try ExecutionPlanner().plan(hardware: box, inventory: Fixtures.piper).entries.allSatisfy { $0.batching == nil })
+    }
+}
