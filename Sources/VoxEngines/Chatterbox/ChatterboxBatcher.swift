@@ -260,14 +260,20 @@ final class ChatterboxBatcher: @unchecked Sendable {
                 c.largestBatch = max(c.largestBatch, sentences)
             }
         } catch {
-            for slot in active {
-                slot.ticket.generator.finish()
-                slot.ticket.fail(error)
-            }
-            active = []
-            past = [:]
-            pastLength = 0
+            failAll(error)
         }
+    }
+
+    /// Fails every decoding row with `error` (a batched run cannot say whose input was at fault)
+    /// and empties the batch.
+    private func failAll(_ error: Error) {
+        for slot in active {
+            slot.ticket.generator.finish()
+            slot.ticket.fail(error)
+        }
+        active = []
+        past = [:]
+        pastLength = 0
     }
 
     /// Removes finished, cancelled and failed rows, repacking the cache to the rows left (and
@@ -296,13 +302,7 @@ final class ChatterboxBatcher: @unchecked Sendable {
             pastLength = newLength
             active = keep
         } catch {
-            for slot in active {
-                slot.ticket.generator.finish()
-                slot.ticket.fail(error)
-            }
-            active = []
-            past = [:]
-            pastLength = 0
+            failAll(error)
         }
     }
 
