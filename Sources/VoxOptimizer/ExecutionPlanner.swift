@@ -130,6 +130,9 @@ public struct ExecutionPlanner: Sendable {
     /// 375 prompt tokens), a 300-character sentence (at most ~150 tokens) and 1,000 new tokens.
     public static let chatterboxTurboKVCache = KVCacheGeometry(layers: 24, heads: 16, headDim: 64, maxPositions: 376 + 150 + 1000)
 
+    /// Below this many usable cores the CPU plan does not batch (measured on 2; see `batching`).
+    static let minCoresToBatchOnCPU = 4
+
     /// How a token engine batches on `entry`: the most sentences decoding together (bounded by the
     /// KV cache's memory at the longest sequence, and by cores on a CPU), and the prefill chunk that
     /// bounds how long a joining sentence stalls the others. `--max-batch` overrides the first.
@@ -160,6 +163,14 @@ public struct ExecutionPlanner: Sendable {
             reasons.append("Batch: on a CPU a \(precision) step is bound by reading the weights until the rows' arithmetic catches up: \(perCore) sentences per core × \(cores) core\(cores == 1 ? "" : "s")\(quantized ? " (quantized weights are cheap to read, so arithmetic catches up sooner)" : ""), at most \(maxCPUBatch).")
         }
         var planned = max(1, min(computeBound, memoryBound))
+        if entry.provider == .cpu, hardware.cpu.usableCores < minCoresToBatchOnCPU, overrides.maxBatch == nil {
+            // Measured on 2 cores (q4 stand-in, one warm 50-token request through `voxserve serve`):
+            // first audio 2.77 s at batch 1 against 3.46 s batched, because the batch generates
+            // ahead while the request's decoder runs and the two share the cores; four concurrent
+            // streams gained only 1.1-1.3x in tokens/s, as prefill and the decoder do not batch.
+            reasons.append("Batching off on this CPU (\(hardware.cpu.usableCores) core\(hardware.cpu.usableCores == 1 ? "" : "s"), fewer than \(minCoresToBatchOnCPU)): \(planned) sentences would fit, but on 2 cores batching measured 1.1-1.3x the tokens/s of four streams one after another and delayed a lone request's first audio (3.46 s against 2.77 s), since the batch generates ahead while the decoder shares the cores (--max-batch N turns it on anyway).")
+            planned = 1
+        }
         if entry.provider == .cuda, overrides.maxBatch == nil {
             reasons.append("Batching off on CUDA for now: \(planned) sentences would fit, but the batch repacks its KV cache on the host when a row joins or leaves and so runs without IO binding, which would move the cache across PCIe every step; each sentence decodes alone with its cache on the GPU (--max-batch N turns batching on anyway).")
             planned = 1
@@ -168,7 +179,9 @@ public struct ExecutionPlanner: Sendable {
         if let forced = overrides.maxBatch {
             reasons.append("At most \(forced) sentence\(forced == 1 ? "" : "s") per step, set by the user (planned: \(planned))\(forced == 1 ? ": batching off, each sentence alone" : "").")
         } else {
-            reasons.append("At most \(planned) sentence\(planned == 1 ? "" : "s") per step (continuous batching: concurrent requests and a long text's next sentence share each step).")
+            reasons.append(planned == 1
+                ? "One sentence per step: each decodes alone."
+                : "At most \(planned) sentences per step (continuous batching: concurrent requests and a long text's next sentence share each step).")
         }
         // Each prefill chunk reads every weight once, as a decode step does: on a CPU, chunks much
         // smaller than this cost more in weight reads than they save in stall (16-position chunks
