@@ -25,24 +25,8 @@ public final class ONNXValue: @unchecked Sendable {
 
     /// Copies `tensor` into a new `OrtValue` on the CPU.
     public convenience init(_ tensor: Tensor, runtime: ONNXRuntime) throws {
-        let api = runtime.api.pointee
-        var allocator: UnsafeMutablePointer<OrtAllocator>?
-        try runtime.check(api.GetAllocatorWithDefaultOptions(&allocator))
-        var value: OpaquePointer?
-        let shape = tensor.shape.map { Int64($0) }
-        try shape.withUnsafeBufferPointer { s in
-            try runtime.check(api.CreateTensorAsOrtValue(allocator, s.baseAddress, shape.count, tensor.elementType.raw, &value))
-        }
-        guard let value else { throw ONNXRuntimeError(code: 1, message: "CreateTensorAsOrtValue returned no value") }
-        if tensor.bytes.count > 0 {
-            var data: UnsafeMutableRawPointer?
-            do {
-                try runtime.check(api.GetTensorMutableData(value, &data))
-            } catch {
-                api.ReleaseValue(value)
-                throw error
-            }
-            tensor.bytes.withUnsafeBytes { src in data!.copyMemory(from: src.baseAddress!, byteCount: src.count) }
+        let value = try Self.allocate(tensor.elementType, shape: tensor.shape, runtime: runtime) { buffer in
+            tensor.bytes.withUnsafeBytes { src in buffer.copyMemory(from: src) }
         }
         try self.init(taking: value, runtime: runtime, producer: nil)
     }
@@ -53,6 +37,18 @@ public final class ONNXValue: @unchecked Sendable {
     public convenience init(
         zerosOf type: TensorElementType, shape: [Int], runtime: ONNXRuntime, fill: (UnsafeMutableRawBufferPointer) throws -> Void
     ) throws {
+        let value = try Self.allocate(type, shape: shape, runtime: runtime) { buffer in
+            _ = buffer.initializeMemory(as: UInt8.self, repeating: 0)
+            try fill(buffer)
+        }
+        try self.init(taking: value, runtime: runtime, producer: nil)
+    }
+
+    /// Creates an `OrtValue` on the CPU with ONNX Runtime's default allocator and hands `write` its
+    /// bytes (not called for an empty tensor); releases the value if anything fails.
+    private static func allocate(
+        _ type: TensorElementType, shape: [Int], runtime: ONNXRuntime, write: (UnsafeMutableRawBufferPointer) throws -> Void
+    ) throws -> OpaquePointer {
         let api = runtime.api.pointee
         var allocator: UnsafeMutablePointer<OrtAllocator>?
         try runtime.check(api.GetAllocatorWithDefaultOptions(&allocator))
@@ -63,19 +59,16 @@ public final class ONNXValue: @unchecked Sendable {
         }
         guard let value else { throw ONNXRuntimeError(code: 1, message: "CreateTensorAsOrtValue returned no value") }
         let byteCount = shape.reduce(1, *) * type.size
-        if byteCount > 0 {
+        guard byteCount > 0 else { return value }
+        do {
             var data: UnsafeMutableRawPointer?
-            do {
-                try runtime.check(api.GetTensorMutableData(value, &data))
-                let buffer = UnsafeMutableRawBufferPointer(start: data!, count: byteCount)
-                _ = buffer.initializeMemory(as: UInt8.self, repeating: 0)
-                try fill(buffer)
-            } catch {
-                api.ReleaseValue(value)
-                throw error
-            }
+            try runtime.check(api.GetTensorMutableData(value, &data))
+            try write(UnsafeMutableRawBufferPointer(start: data!, count: byteCount))
+        } catch {
+            api.ReleaseValue(value)
+            throw error
         }
-        try self.init(taking: value, runtime: runtime, producer: nil)
+        return value
     }
 
     /// Takes ownership of `handle` (released in `deinit`, or here when it is not a tensor).
@@ -115,29 +108,20 @@ public final class ONNXValue: @unchecked Sendable {
     /// A copy of the values in Swift. Throws for a value in GPU memory: bind the output to the host
     /// (`ONNXIOBinding.bind(output:on: .cpu)`) to read it.
     public func tensor() throws -> Tensor {
-        guard !isOnDevice else {
-            throw ONNXRuntimeError(
-                code: 1, message: "a tensor of shape \(shape) is in GPU memory and cannot be read from the host; bind that output to the CPU to read it")
-        }
-        let byteCount = count * elementType.size
-        guard byteCount > 0 else { return Tensor(elementType: elementType, shape: shape, bytes: Data()) }
-        var data: UnsafeMutableRawPointer?
-        // Read only: ORT has no const accessor; nothing is written through `data`.
-        try runtime.check(runtime.api.pointee.GetTensorMutableData(handle, &data))
-        guard let data else { throw ONNXRuntimeError(code: 1, message: "tensor of shape \(shape) has no data") }
-        return Tensor(elementType: elementType, shape: shape, bytes: Data(bytes: data, count: byteCount))
+        try withUnsafeBytes { Tensor(elementType: elementType, shape: shape, bytes: Data($0)) }
     }
 
     /// Calls `body` with the value's bytes, read in place (row-major; empty for an empty tensor).
     /// Throws for a value in GPU memory.
     public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
         guard !isOnDevice else {
-            throw ONNXRuntimeError(code: 1, message: "a tensor of shape \(shape) is in GPU memory and cannot be read from the host")
+            throw ONNXRuntimeError(
+                code: 1, message: "a tensor of shape \(shape) is in GPU memory and cannot be read from the host; bind that output to the CPU to read it")
         }
         let byteCount = count * elementType.size
         guard byteCount > 0 else { return try body(UnsafeRawBufferPointer(start: nil, count: 0)) }
         var data: UnsafeMutableRawPointer?
-        // Read only, as in `tensor()`.
+        // Read only: ORT has no const accessor; nothing is written through `data`.
         try runtime.check(runtime.api.pointee.GetTensorMutableData(handle, &data))
         guard let data else { throw ONNXRuntimeError(code: 1, message: "tensor of shape \(shape) has no data") }
         return try body(UnsafeRawBufferPointer(start: data, count: byteCount))
@@ -146,28 +130,23 @@ public final class ONNXValue: @unchecked Sendable {
     /// `count` values from flat index `offset` as Float (float32, float16 or bfloat16), read in
     /// place: a step's last logits row comes out without copying the whole [batch, positions, vocab].
     public func floats(offset: Int, count wanted: Int) throws -> [Float] {
-        guard !isOnDevice else {
-            throw ONNXRuntimeError(code: 1, message: "a tensor of shape \(shape) is in GPU memory and cannot be read from the host")
-        }
         guard offset >= 0, wanted >= 0, offset + wanted <= count else {
             throw ONNXRuntimeError(code: 1, message: "values \(offset)..<\(offset + wanted) are outside a tensor of shape \(shape)")
         }
         guard wanted > 0 else { return [] }
-        var data: UnsafeMutableRawPointer?
-        // Read only, as in `tensor()`.
-        try runtime.check(runtime.api.pointee.GetTensorMutableData(handle, &data))
-        guard let data else { throw ONNXRuntimeError(code: 1, message: "tensor of shape \(shape) has no data") }
-        switch elementType {
-        case .float32:
-            return Array(UnsafeBufferPointer(start: data.assumingMemoryBound(to: Float.self) + offset, count: wanted))
-        case .float16:
-            let halves = UnsafeBufferPointer(start: data.assumingMemoryBound(to: UInt16.self) + offset, count: wanted)
-            return halves.map { Float(Float16(bitPattern: $0)) }
-        case .bfloat16:
-            let halves = UnsafeBufferPointer(start: data.assumingMemoryBound(to: UInt16.self) + offset, count: wanted)
-            return halves.map { Float(bitPattern: UInt32($0) << 16) }
-        default:
-            throw ONNXRuntimeError(code: 1, message: "a \(elementType) tensor cannot be read as floating-point values")
+        return try withUnsafeBytes { bytes in
+            switch elementType {
+            case .float32:
+                return Array(UnsafeBufferPointer(start: bytes.baseAddress!.assumingMemoryBound(to: Float.self) + offset, count: wanted))
+            case .float16:
+                let halves = UnsafeBufferPointer(start: bytes.baseAddress!.assumingMemoryBound(to: UInt16.self) + offset, count: wanted)
+                return halves.map { Float(Float16(bitPattern: $0)) }
+            case .bfloat16:
+                let halves = UnsafeBufferPointer(start: bytes.baseAddress!.assumingMemoryBound(to: UInt16.self) + offset, count: wanted)
+                return halves.map { Float(bitPattern: UInt32($0) << 16) }
+            default:
+                throw ONNXRuntimeError(code: 1, message: "a \(elementType) tensor cannot be read as floating-point values")
+            }
         }
     }
 
