@@ -148,13 +148,7 @@ final class ChatterboxBatcher: @unchecked Sendable {
         if !active.isEmpty { countersLock.withLock { $0.interleavedPrefillChunks += 1 } }
         do {
             let runtime = languageModel.runtime
-            if join.done == 0 {
-                for name in layout.pastNames {
-                    let empty = try Tensor(
-                        floats: [], shape: [rows, layout.kvHeads, 0, layout.headDim], type: generator.pastTypes[name] ?? layout.kvType)
-                    join.past[name] = try ONNXValue(empty, runtime: runtime)
-                }
-            }
+            if join.done == 0 { join.past = try generator.emptyCache() }
             var embeds: [Float] = []
             embeds.reserveCapacity(rows * n * hidden)
             for b in 0..<rows {
@@ -172,7 +166,7 @@ final class ChatterboxBatcher: @unchecked Sendable {
             }
             feeds.merge(try ChatterboxGenerator.extraFeeds(layout, runtime: runtime)) { $1 }
             let outputs = try run(feeds, step: "the prefill")
-            join.past = try presents(outputs, rows: rows, length: total)
+            join.past = try generator.nextCache(outputs, rows: rows, length: total)
             join.done = total
             join.seconds += (clock.now - started).seconds
             guard join.done == join.total else {
@@ -180,7 +174,7 @@ final class ChatterboxBatcher: @unchecked Sendable {
                 return
             }
             joining = nil
-            let logits = try rowLogits(outputs["logits"], row: 0, rows: rows, of: rows, length: n, generator: generator)
+            let logits = try generator.lastLogits(outputs["logits"], firstRow: 0, of: rows, length: n)
             let token = generator.accept(logits)
             generator.record(stepSeconds: join.seconds, cacheLength: 0)
             join.ticket.deliver(token, finished: generator.isFinished)
@@ -241,12 +235,12 @@ final class ChatterboxBatcher: @unchecked Sendable {
             }
             feeds.merge(try ChatterboxGenerator.extraFeeds(layout, runtime: runtime)) { $1 }
             let outputs = try run(feeds, step: "a batched step of \(active.count) sentences")
-            past = try presents(outputs, rows: rowCount, length: pastLength + 1)
+            past = try active[0].ticket.generator.nextCache(outputs, rows: rowCount, length: pastLength + 1)
             let seconds = (clock.now - started).seconds
             var row = 0
             for i in active.indices {
                 let generator = active[i].ticket.generator
-                let logits = try rowLogits(outputs["logits"], row: row, rows: active[i].rows, of: rowCount, length: 1, generator: generator)
+                let logits = try generator.lastLogits(outputs["logits"], firstRow: row, of: rowCount, length: 1)
                 row += active[i].rows
                 let token = generator.accept(logits)
                 generator.record(stepSeconds: seconds, cacheLength: pastLength)
@@ -314,35 +308,6 @@ final class ChatterboxBatcher: @unchecked Sendable {
         } catch let error as ONNXRuntimeError {
             throw VoxError.engineFailure("The Chatterbox language model failed in \(step): \(error.message)", detail: error.description)
         }
-    }
-
-    /// The run's `present.*` as the next run's cache, checked to hold `rows` × `length` positions.
-    private func presents(_ outputs: [String: ONNXValue], rows: Int, length: Int) throws -> [String: ONNXValue] {
-        var next: [String: ONNXValue] = [:]
-        for (input, output) in zip(layout.pastNames, layout.presentNames) {
-            guard let present = outputs[output], present.shape.count == 4, present.shape[0] == rows, present.shape[2] == length else {
-                throw VoxError.invalidModel(
-                    "The Chatterbox language model's \(output) has shape \(outputs[output]?.shape ?? []); expected \(rows) rows of \(length) positions.")
-            }
-            next[input] = try ChatterboxGenerator.cacheValue(present, as: languageModel.input(named: input)?.elementType ?? present.elementType, runtime: languageModel.runtime)
-        }
-        return next
-    }
-
-    /// The last position's logits of the sentence whose rows start at `row` (guided with two rows).
-    private func rowLogits(
-        _ value: ONNXValue?, row: Int, rows: Int, of rowCount: Int, length: Int, generator: ChatterboxGenerator
-    ) throws -> [Float] {
-        guard let value, value.shape.count == 3, value.shape[0] == rowCount, value.shape[1] == length || value.shape[1] == 1 else {
-            throw VoxError.invalidModel(
-                "The Chatterbox language model's logits have shape \(value?.shape ?? []); expected [\(rowCount), \(length) or 1, vocab].")
-        }
-        let positions = value.shape[1]
-        let vocab = value.shape[2]
-        let cond = try value.floats(offset: ((row + 1) * positions - 1) * vocab, count: vocab)
-        guard rows == 2 else { return cond }
-        let uncond = try value.floats(offset: ((row + 2) * positions - 1) * vocab, count: vocab)
-        return generator.guided(cond, uncond)
     }
 
     /// A new cache whose row `r` holds `rows[r]`'s real positions (its last `length` columns),

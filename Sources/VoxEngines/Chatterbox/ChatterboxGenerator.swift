@@ -43,7 +43,7 @@ final class ChatterboxGenerator: @unchecked Sendable {
     private var history: Set<Int> = []
     private var past: [String: ONNXValue] = [:]
     /// The element type each `past_key_values.*` input declares (float16 in fp16 exports).
-    let pastTypes: [String: TensorElementType]
+    private let pastTypes: [String: TensorElementType]
     private var pastLength = 0
     /// The language model's IO binding, made at the first step and reused.
     private var binding: ONNXIOBinding?
@@ -134,10 +134,7 @@ final class ChatterboxGenerator: @unchecked Sendable {
         if first {
             embeds = try prefillEmbeddings()
             length = prefixLength
-            for name in layout.pastNames {
-                let empty = try Tensor(floats: [], shape: [batch, layout.kvHeads, 0, layout.headDim], type: pastTypes[name] ?? layout.kvType)
-                past[name] = try ONNXValue(empty, runtime: languageModel.runtime)
-            }
+            past = try emptyCache()
         } else {
             embeds = try nextEmbeddings()
             length = 1
@@ -165,14 +162,8 @@ final class ChatterboxGenerator: @unchecked Sendable {
         cacheLengths.append(feeds[layout.pastNames[0]]?.shape[2] ?? -1)
         let logits: [Float]
         do {
-            for (input, output) in zip(layout.pastNames, layout.presentNames) {
-                guard let present = outputs[output], present.shape.count == 4, present.shape[2] == pastLength + length else {
-                    throw VoxError.invalidModel(
-                        "The Chatterbox language model's \(output) has shape \(outputs[output]?.shape ?? []); expected \(pastLength + length) positions.")
-                }
-                past[input] = try Self.cacheValue(present, as: pastTypes[input] ?? present.elementType, runtime: runtime)
-            }
-            logits = try lastLogits(outputs["logits"], length: length)
+            past = try nextCache(outputs, rows: batch, length: pastLength + length)
+            logits = try lastLogits(outputs["logits"], firstRow: 0, of: batch, length: length)
         } catch let error as ONNXRuntimeError {
             throw VoxError.engineFailure(
                 "The Chatterbox language model's outputs could not be read at step \(tokens.count): \(error.message)", detail: error.description)
@@ -350,18 +341,42 @@ final class ChatterboxGenerator: @unchecked Sendable {
         return out.floats()
     }
 
-    /// The logits of the last position (guided when batch is 2), read in place. An export may give
-    /// every position's logits [batch, length, vocab] or only the last one's [batch, 1, vocab].
-    private func lastLogits(_ value: ONNXValue?, length: Int) throws -> [Float] {
-        guard let value, value.shape.count == 3, value.shape[0] == batch, value.shape[1] == length || value.shape[1] == 1 else {
+    /// The last position's logits of this sentence's rows, which start at `firstRow` of the run's
+    /// `rowCount` (guided when there are two), read in place. An export may give every position's
+    /// logits [rows, length, vocab] or only the last one's [rows, 1, vocab].
+    func lastLogits(_ value: ONNXValue?, firstRow row: Int, of rowCount: Int, length: Int) throws -> [Float] {
+        guard let value, value.shape.count == 3, value.shape[0] == rowCount, value.shape[1] == length || value.shape[1] == 1 else {
             throw VoxError.invalidModel(
-                "The Chatterbox language model's logits have shape \(value?.shape ?? []); expected [\(batch), \(length) or 1, vocab].")
+                "The Chatterbox language model's logits have shape \(value?.shape ?? []); expected [\(rowCount), \(length) or 1, vocab].")
         }
-        let rows = value.shape[1]
+        let positions = value.shape[1]
         let vocab = value.shape[2]
-        let cond = try value.floats(offset: (rows - 1) * vocab, count: vocab)
+        let cond = try value.floats(offset: ((row + 1) * positions - 1) * vocab, count: vocab)
         guard batch == 2 else { return cond }
-        let uncond = try value.floats(offset: (2 * rows - 1) * vocab, count: vocab)
+        let uncond = try value.floats(offset: ((row + 2) * positions - 1) * vocab, count: vocab)
         return guided(cond, uncond)
+    }
+
+    /// An empty cache for this sentence's rows, in the types the inputs declare.
+    func emptyCache() throws -> [String: ONNXValue] {
+        var cache: [String: ONNXValue] = [:]
+        for name in layout.pastNames {
+            let empty = try Tensor(floats: [], shape: [batch, layout.kvHeads, 0, layout.headDim], type: pastTypes[name] ?? layout.kvType)
+            cache[name] = try ONNXValue(empty, runtime: languageModel.runtime)
+        }
+        return cache
+    }
+
+    /// A run's `present.*` as the next run's cache, checked to hold `rows` × `length` positions.
+    func nextCache(_ outputs: [String: ONNXValue], rows: Int, length: Int) throws -> [String: ONNXValue] {
+        var cache: [String: ONNXValue] = [:]
+        for (input, output) in zip(layout.pastNames, layout.presentNames) {
+            guard let present = outputs[output], present.shape.count == 4, present.shape[0] == rows, present.shape[2] == length else {
+                throw VoxError.invalidModel(
+                    "The Chatterbox language model's \(output) has shape \(outputs[output]?.shape ?? []); expected \(rows) rows of \(length) positions.")
+            }
+            cache[input] = try Self.cacheValue(present, as: pastTypes[input] ?? present.elementType, runtime: languageModel.runtime)
+        }
+        return cache
     }
 }
