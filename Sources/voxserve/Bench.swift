@@ -153,7 +153,7 @@ struct Bench {
 
     private func firstAudio(_ arguments: [String], home: URL) throws -> Double {
         let (_, stdout) = try timed(Self.executable, arguments, environment: ["VOXSERVE_HOME": home.path])
-        guard let line = stdout.split(separator: "\n").last, let timings = try? JSONDecoder().decode(SpeakTimings.self, from: Data(line.utf8)) else {
+        guard let timings = try? JSONDecoder().decode(SpeakTimings.self, from: Data(Self.lastLine(stdout).utf8)) else {
             throw VoxError.engineFailure("speak --timings printed no timings")
         }
         return timings.firstAudio

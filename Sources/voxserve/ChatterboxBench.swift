@@ -36,9 +36,10 @@ struct ChatterboxPrecisionBench: Codable {
     var referencePeakRSSMiB: Stats
     var voxservePrefill: Stats
     var referencePrefill: Stats
+
     /// VoxServe's over the reference's: below 1 means VoxServe is faster.
-    var perTokenRatio: Double
-    var firstAudioRatio: Double
+    var perTokenRatio: Double { voxserveMsPerToken.median / referenceMsPerToken.median }
+    var firstAudioRatio: Double { voxserveFirstAudio.median / referenceFirstAudio.median }
 }
 
 struct ChatterboxBenchResult: Codable {
@@ -117,31 +118,27 @@ extension Bench {
             }
             let runsVox = vox.flatMap(\.runs)
             audioSeconds = runsVox.first?.audioSeconds ?? 0
-            let r = ChatterboxPrecisionBench(
+            let row = ChatterboxPrecisionBench(
                 precision: precision.rawValue,
                 voxserveMsPerToken: Stats(runsVox.map { $0.meanDecodeStepSeconds * 1000 }), referenceMsPerToken: Stats(ref.map(\.msPerToken)),
                 voxserveFirstAudio: Stats(runsVox.map(\.firstAudioSeconds)), referenceFirstAudio: Stats(ref.map(\.firstAudioSeconds)),
                 voxserveRTF: Stats(runsVox.map { $0.totalSeconds / max($0.audioSeconds, 1e-9) }), referenceRTF: Stats(ref.map(\.rtf)),
                 voxservePeakRSSMiB: Stats(vox.map(\.peakRSSMiB)), referencePeakRSSMiB: Stats(ref.map(\.peakRSSMiB)),
-                voxservePrefill: Stats(runsVox.map(\.prefillSeconds)), referencePrefill: Stats(ref.map(\.prefillSeconds)),
-                perTokenRatio: 0, firstAudioRatio: 0)
-            var row = r
-            row.perTokenRatio = r.voxserveMsPerToken.median / r.referenceMsPerToken.median
-            row.firstAudioRatio = r.voxserveFirstAudio.median / r.referenceFirstAudio.median
+                voxservePrefill: Stats(runsVox.map(\.prefillSeconds)), referencePrefill: Stats(ref.map(\.prefillSeconds)))
             results.append(row)
             print(Self.chatterboxLines(label: label, row).joined(separator: "\n"))
             print(String(format: "chatterbox %@ %@: RTF voxserve %.3f, reference loop %.3f; peak RSS voxserve %.0f MiB, reference loop %.0f MiB",
                          label, row.precision, row.voxserveRTF.median, row.referenceRTF.median, row.voxservePeakRSSMiB.median, row.referencePeakRSSMiB.median))
         }
         // Fastest for a listener: the lowest real-time factor (prefill, tokens and decoder together).
-        let fastest = results.min { $0.voxserveRTF.median < $1.voxserveRTF.median }?.precision
-        if let fastest, let fp32 = results.first(where: { $0.precision == "fp32" }), let best = results.first(where: { $0.precision == fastest }) {
-            print(String(format: "chatterbox %@: fastest %@ (RTF %.2f; %.1f ms/token, %.2f of fp32's)\n", label, fastest, best.voxserveRTF.median,
+        let best = results.min { $0.voxserveRTF.median < $1.voxserveRTF.median }
+        if let best, let fp32 = results.first(where: { $0.precision == "fp32" }) {
+            print(String(format: "chatterbox %@: fastest %@ (RTF %.2f; %.1f ms/token, %.2f of fp32's)\n", label, best.precision, best.voxserveRTF.median,
                          best.voxserveMsPerToken.median, best.voxserveMsPerToken.median / fp32.voxserveMsPerToken.median))
         }
         return ChatterboxBenchResult(
             label: label, modelDirectory: modelDirectory.path, tokens: tokens, threads: threads, audioSeconds: audioSeconds,
-            precisions: results, fastest: fastest)
+            precisions: results, fastest: best?.precision)
     }
 
     /// The two comparison lines the issue asks for, exactly.

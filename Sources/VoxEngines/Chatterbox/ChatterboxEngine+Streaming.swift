@@ -79,15 +79,13 @@ extension ChatterboxEngine {
         let silenceTokens = layout.flavor == .turbo ? 3 : 0
         let stitcher = Locked(CrossfadeStitcher(crossfade: Int(options.crossfadeDuration * Double(Self.sampleRate))))
         var decodedUpTo = 0
-        var asked = 0
         var chunk = 0
         var decoding: Task<Void, Error>?
         defer { decoding?.cancel() }
         while true {
             try Task.checkCancellation()
             let want = chunk == 0 ? first : later
-            let (tokens, final) = try await generator.tokens(atLeast: asked + want)
-            asked = tokens.count
+            let (tokens, final) = try await generator.tokens(atLeast: decodedUpTo + want)
             chunk += 1
             if tokens.isEmpty {
                 if final {

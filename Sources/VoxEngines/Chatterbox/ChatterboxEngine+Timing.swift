@@ -28,7 +28,7 @@ extension ChatterboxEngine {
     /// cloned; `maxNewTokens` bounds the tokens (with `ignoresStopToken`, exactly that many).
     public func timedStream(text: String, reference: VoiceReference, seed: UInt64, maxNewTokens: Int) async throws -> ChatterboxStreamTiming {
         let conditioning = try await conditioning(for: reference)
-        let sentence = options.normalizeText ? ChatterboxTextNormalizer.normalize(text, flavor: layout.flavor) : text
+        let sentence = normalized(text)
         let generator = try makeGenerator(sentence: sentence, conditioning: conditioning, seed: seed, maxNewTokens: maxNewTokens)
         let clock = ContinuousClock()
         let start = clock.now

@@ -178,7 +178,7 @@ public final class ChatterboxEngine: SpeechSynthesizer, SessionPlacementReportin
                 "Chatterbox clones a voice from a recording: pass a reference of more than \(Int(options.referenceMinDuration)) seconds (--reference FILE).")
         }
         let sentences = TextSegmenter(maxSentenceLength: options.maxSentenceCharacters).sentences(request.text)
-            .map { options.normalizeText ? ChatterboxTextNormalizer.normalize($0, flavor: layout.flavor) : $0 }
+            .map(normalized)
             .filter { sentence in sentence.unicodeScalars.contains { $0.properties.isAlphabetic || $0.properties.numericType != nil } }
         guard !sentences.isEmpty else {
             throw VoxError.invalidInput("The text has nothing speakable in it (only punctuation or symbols).")
@@ -186,6 +186,11 @@ public final class ChatterboxEngine: SpeechSynthesizer, SessionPlacementReportin
         let (conditioning, outcome) = try await conditioningAndOutcome(for: reference)
         var system = SystemRandomNumberGenerator()
         return (sentences, conditioning, outcome, request.seed ?? system.next())
+    }
+
+    /// `sentence` cleaned as the loaded model's own `punc_norm` does (unless `normalizeText` is off).
+    func normalized(_ sentence: String) -> String {
+        options.normalizeText ? ChatterboxTextNormalizer.normalize(sentence, flavor: layout.flavor) : sentence
     }
 
     /// `default_voice.wav` in the model folder, when the export ships one.
