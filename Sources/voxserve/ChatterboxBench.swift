@@ -37,9 +37,28 @@ struct ChatterboxPrecisionBench: Codable {
     var voxservePrefill: Stats
     var referencePrefill: Stats
 
-    /// VoxServe's over the reference's: below 1 means VoxServe is faster.
-    var perTokenRatio: Double { voxserveMsPerToken.median / referenceMsPerToken.median }
-    var firstAudioRatio: Double { voxserveFirstAudio.median / referenceFirstAudio.median }
+    /// VoxServe's over the reference's (below 1: VoxServe is faster), kept in the results JSON.
+    let perTokenRatio: Double
+    let firstAudioRatio: Double
+
+    init(
+        precision: String, voxserveMsPerToken: Stats, referenceMsPerToken: Stats, voxserveFirstAudio: Stats, referenceFirstAudio: Stats,
+        voxserveRTF: Stats, referenceRTF: Stats, voxservePeakRSSMiB: Stats, referencePeakRSSMiB: Stats, voxservePrefill: Stats, referencePrefill: Stats
+    ) {
+        self.precision = precision
+        self.voxserveMsPerToken = voxserveMsPerToken
+        self.referenceMsPerToken = referenceMsPerToken
+        self.voxserveFirstAudio = voxserveFirstAudio
+        self.referenceFirstAudio = referenceFirstAudio
+        self.voxserveRTF = voxserveRTF
+        self.referenceRTF = referenceRTF
+        self.voxservePeakRSSMiB = voxservePeakRSSMiB
+        self.referencePeakRSSMiB = referencePeakRSSMiB
+        self.voxservePrefill = voxservePrefill
+        self.referencePrefill = referencePrefill
+        perTokenRatio = voxserveMsPerToken.median / referenceMsPerToken.median
+        firstAudioRatio = voxserveFirstAudio.median / referenceFirstAudio.median
+    }
 }
 
 struct ChatterboxBenchResult: Codable {
