@@ -141,14 +141,7 @@ if [ ! -f "$DEPS/gpt2-tokenizer/merges.txt" ]; then
 fi
 
 # --- Python for the tests' reference scripts (pinned, hashed) ------------------------
-VENV="$DEPS/venv"
-REQ="$ROOT/scripts/requirements-test.txt"
-if ! cmp -s "$REQ" "$VENV/.requirements" 2>/dev/null; then
-  log "creating $VENV"
-  [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
-  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --require-hashes --only-binary=:all: -r "$REQ"
-  cp "$REQ" "$VENV/.requirements"
-fi
+"$ROOT/scripts/hashed-venv.sh" "$DEPS/venv" "$ROOT/scripts/requirements-test.txt" "Python for the tests"
 
 [ "${GPU:-0}" = "1" ] && "$ROOT/scripts/setup-gpu.sh"
 [ "${BENCH:-0}" = "1" ] && "$ROOT/scripts/setup-bench.sh"
