@@ -31,10 +31,7 @@ extension Bench {
     /// they come) and reads its JSON.
     func chatterboxBatch(modelDirectory: URL, label: String, precisions: [String], levels: [Int], tokens: Int) throws -> ChatterboxBatchBenchResult {
         let python = try referencePython
-        let script = Self.scriptsDirectory.appendingPathComponent("bench-chatterbox-batch.py")
-        guard FileManager.default.fileExists(atPath: script.path) else {
-            throw VoxError(.modelNotFound, "scripts/bench-chatterbox-batch.py is not beside this binary's checkout (\(script.path)).")
-        }
+        let script = try Self.script("bench-chatterbox-batch.py")
         let json = FileManager.default.temporaryDirectory.appendingPathComponent("voxserve-batchbench-\(UUID().uuidString).json")
         defer { try? FileManager.default.removeItem(at: json) }
         print("chatterbox \(label) batching: \(levels.map(String.init).joined(separator: ", ")) concurrent streams through `voxserve serve`, \(tokens) tokens per request, beside the same requests one at a time")

@@ -98,12 +98,18 @@ extension Bench {
         return URL(fileURLWithPath: "scripts")
     }
 
+    /// `name` in the checkout's scripts/ folder, or an error that says where it was looked for.
+    static func script(_ name: String) throws -> URL {
+        let script = scriptsDirectory.appendingPathComponent(name)
+        guard FileManager.default.fileExists(atPath: script.path) else {
+            throw VoxError(.modelNotFound, "scripts/\(name) is not beside this binary's checkout (\(script.path)).")
+        }
+        return script
+    }
+
     func chatterbox(modelDirectory: URL, label: String, tokens: Int, threads: Int) throws -> ChatterboxBenchResult {
         let python = try referencePython
-        let script = Self.scriptsDirectory.appendingPathComponent("chatterbox_reference_loop.py")
-        guard FileManager.default.fileExists(atPath: script.path) else {
-            throw VoxError(.modelNotFound, "scripts/chatterbox_reference_loop.py is not beside this binary's checkout (\(script.path)).")
-        }
+        let script = try Self.script("chatterbox_reference_loop.py")
         let files = try ChatterboxModelFiles(directory: modelDirectory)
         let precisions = [ModelPrecision.fp32, .int8, .q4].filter { files.variants(for: .languageModel).contains($0) }
         // The export's own voice, else 10 s of a synthetic voiced signal (16-bit, as the loop reads).
