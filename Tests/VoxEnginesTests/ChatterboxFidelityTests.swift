@@ -173,10 +173,12 @@ import VoxONNX
         let ours = try await engine.speechTokens(for: text, reference: try VoiceReference(contentsOf: wav), seed: 0, maxNewTokens: maxNewTokens)
         let out = scratch.appendingPathComponent("loop.json")
         let python = deps.appendingPathComponent("venv/bin/python")
-        let result = try ProcessRunner.run(python, [
+        // Off the cooperative pool: the loop takes seconds, and a blocked pool thread starves other tests' tasks.
+        let arguments = [
             root.appendingPathComponent("scripts/chatterbox_reference_loop.py").path, "--model-dir", directory.path, "--greedy",
             "--tokens", "\(maxNewTokens - 1)", "--threads", "1", "--reference", wav.path, "--text", text, "--json", out.path,
-        ])
+        ]
+        let result = try await offload { try ProcessRunner.run(python, arguments) }
         try #require(result.status == 0, "the reference loop failed: \(result.stderrText.suffix(600))")
         let json = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: out)) as? [String: Any])
         return (ours.tokens, try #require(json["token_ids"] as? [Int]))
