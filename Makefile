@@ -9,6 +9,7 @@ CONFIG ?= release
 BIN = $(ROOT)/.build/$(CONFIG)/voxserve
 HOST ?= 127.0.0.1
 PORT ?= 8080
+SCRATCH = $(ROOT)/scripts/in-scratch-tmp.sh
 
 .PHONY: setup build run test bench doctor clean webui-test bench-stream bench-throughput soak fuzz gpu-check gpu-bundle chatterbox-standin bench-chatterbox
 
@@ -29,16 +30,17 @@ test:
 	# others, each alone: the hostile-input suite (a server of its own under 180 abusive requests),
 	# the fleet suite (PostgreSQL, nginx and two replicas of its own), which would starve the
 	# timing-sensitive live tests on 2 cores, and the OpenAI SDK suite, which times first bytes.
-	rm -rf $(ROOT)/.build/test-home && VOXSERVE_HOME=$(ROOT)/.build/test-home $(SWIFT) test --skip-build \
+	# Every step runs with a TMPDIR of its own, removed afterwards (scripts/in-scratch-tmp.sh).
+	rm -rf $(ROOT)/.build/test-home && VOXSERVE_HOME=$(ROOT)/.build/test-home $(SCRATCH) $(SWIFT) test --skip-build \
 	  --skip HostileInputTests --skip FleetTests --skip OpenAISDKTests
-	VOXSERVE_HOME=$(ROOT)/.build/test-home $(SWIFT) test --skip-build --filter OpenAISDKTests
-	VOXSERVE_HOME=$(ROOT)/.build/test-home $(SWIFT) test --skip-build --filter HostileInputTests
-	VOXSERVE_HOME=$(ROOT)/.build/test-home $(SWIFT) test --skip-build --filter FleetTests
+	VOXSERVE_HOME=$(ROOT)/.build/test-home $(SCRATCH) $(SWIFT) test --skip-build --filter OpenAISDKTests
+	VOXSERVE_HOME=$(ROOT)/.build/test-home $(SCRATCH) $(SWIFT) test --skip-build --filter HostileInputTests
+	VOXSERVE_HOME=$(ROOT)/.build/test-home $(SCRATCH) $(SWIFT) test --skip-build --filter FleetTests
 	# The web page in headless Chromium (Debian's), as a person uses it; screenshots in .build/webui-screenshots.
 	$(SWIFT) build --product voxserve
-	scripts/webui-check.py --bin $(ROOT)/.build/debug/voxserve --screenshots $(ROOT)/.build/webui-screenshots
+	$(SCRATCH) scripts/webui-check.py --bin $(ROOT)/.build/debug/voxserve --screenshots $(ROOT)/.build/webui-screenshots
 	# Every benchmark once, small (Chatterbox on the tiny models): fails unless every figure was measured.
-	$(ROOT)/.build/debug/voxserve bench --quick --report $(ROOT)/.build/bench-quick
+	$(SCRATCH) $(ROOT)/.build/debug/voxserve bench --quick --report $(ROOT)/.build/bench-quick
 
 bench: build
 	@BENCH=1 scripts/setup.sh

@@ -13,7 +13,7 @@ import VoxRuntime
     /// A fresh `VOXSERVE_HOME` with the tiny Chatterbox model installed, and setup's `.deps`.
     static func home() throws -> (home: URL, deps: URL) {
         let deps = try #require(VoxPaths.fromEnvironment(ProcessInfo.processInfo.environment).depsDirectory)
-        let home = FileManager.default.temporaryDirectory.appendingPathComponent("voxserve-clone-tests-\(UUID().uuidString)")
+        let home = Shared.scratchHome("clone")
         try FileManager.default.createDirectory(at: home.appendingPathComponent("models"), withIntermediateDirectories: true)
         try FileManager.default.createSymbolicLink(
             at: home.appendingPathComponent("models/chatterbox"), withDestinationURL: deps.appendingPathComponent("test-models/chatterbox-tiny"))

@@ -52,7 +52,7 @@ struct ScratchFileSystem {
 
 /// A speech service of its own over the default voice, with `cacheDirectory` as its cache.
 func serviceWithCache(at cacheDirectory: URL) -> EngineSpeechService {
-    let home = FileManager.default.temporaryDirectory.appendingPathComponent("voxserve-fault-\(UUID().uuidString)")
+    let home = Shared.scratchHome("fault")
     let paths = VoxPaths(home: home, cacheDirectory: cacheDirectory, depsDirectory: Shared.paths.depsDirectory)
     return EngineSpeechService(configuration: RuntimeConfiguration(paths: paths), warmUpOnStart: false, logger: Shared.logger)
 }
@@ -81,7 +81,7 @@ func serviceWithCache(at cacheDirectory: URL) -> EngineSpeechService {
     }
 
     @Test func aCacheFolderUnderARegularFileCostsOnlyTheCache() async throws {
-        let home = FileManager.default.temporaryDirectory.appendingPathComponent("voxserve-fault-\(UUID().uuidString)")
+        let home = Shared.scratchHome("fault")
         try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
         let file = home.appendingPathComponent("a-file")
         try Data("x".utf8).write(to: file)

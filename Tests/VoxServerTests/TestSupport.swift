@@ -12,11 +12,19 @@ import VoxRuntime
 /// One real speech service over the default Piper voice, shared by the tests (building the
 /// engine takes a second). Uploaded voices go to a temporary `VOXSERVE_HOME`.
 enum Shared {
+    /// Removed when the test process exits, with every `scratchHome` inside it.
     static let home: URL = {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("voxserve-server-tests-\(getpid())")
         try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        atexit { try? FileManager.default.removeItem(at: Shared.home) }
         return url
     }()
+
+    /// A fresh folder of its own for a test's `VOXSERVE_HOME`; each holds a 60 MB optimized model
+    /// once its voice has spoken, so they live under `home` and go with it.
+    static func scratchHome(_ name: String) -> URL {
+        home.appendingPathComponent("\(name)-\(UUID().uuidString)")
+    }
 
     static let paths: VoxPaths = {
         VoxPaths(home: home, depsDirectory: VoxPaths.fromEnvironment(ProcessInfo.processInfo.environment).depsDirectory)
