@@ -29,7 +29,7 @@ public final class OptimizedSynthesizer: SpeechSynthesizer {
 
     public init(
         plan: ExecutionPlan, warmUpRequest: SynthesisRequest = SynthesisRequest(text: "Hello. This is a warm-up."),
-        retryPolicy: RetryPolicy = RetryPolicy(), warmUp: WarmUp? = nil,
+        retryPolicy: RetryPolicy = RetryPolicy(), warmUp: WarmUp? = nil, measurementClock: any Clock<Duration> = ContinuousClock(),
         logger: Logger = Logger(label: "vox.optimizer"), factory: @escaping EngineFactory
     ) {
         self.plan = plan
@@ -38,7 +38,8 @@ public final class OptimizedSynthesizer: SpeechSynthesizer {
         self.customWarmUp = warmUp
         let info = Locked(SynthesizerInfo(engine: "pending", voice: plan.model, sampleRate: 0))
         self.currentInfo = info
-        self.state = OptimizerState(plan: plan, factory: factory, info: info, retryPolicy: retryPolicy, logger: logger)
+        self.state = OptimizerState(
+            plan: plan, factory: factory, info: info, retryPolicy: retryPolicy, measurementClock: measurementClock, logger: logger)
     }
 
     /// Creates the synthesizer and runs `prepare()`.
@@ -188,6 +189,8 @@ actor OptimizerState {
     private let info: Locked<SynthesizerInfo>
     private let logger: Logger
     private let retryPolicy: RetryPolicy
+    /// What the warm-up measurement times with (a test's own clock makes it independent of load).
+    private let measurementClock: any Clock<Duration>
 
     /// The entry requests run on; `plan.entries.count` once all have failed.
     private var activeIndex = 0
@@ -204,12 +207,13 @@ actor OptimizerState {
 
     init(
         plan: ExecutionPlan, factory: @escaping OptimizedSynthesizer.EngineFactory, info: Locked<SynthesizerInfo>, retryPolicy: RetryPolicy,
-        logger: Logger
+        measurementClock: any Clock<Duration>, logger: Logger
     ) {
         self.plan = plan
         self.factory = factory
         self.info = info
         self.retryPolicy = retryPolicy
+        self.measurementClock = measurementClock
         self.logger = logger
     }
 
@@ -218,7 +222,6 @@ actor OptimizerState {
     /// entry. A candidate that fails is left out. The planned entry keeps its place unless another
     /// is clearly faster (`WarmUpMeasurement.choose`).
     func measure(candidates: [Int], request: SynthesisRequest) async {
-        let clock = ContinuousClock()
         var timings: [WarmUpMeasurement.Timing] = []
         var built: [Int: any SpeechSynthesizer] = [:]
         for index in candidates where index < plan.entries.count {
@@ -228,10 +231,9 @@ actor OptimizerState {
                 _ = try await engine.synthesize(request)
                 var best = Double.infinity
                 for _ in 0..<2 {
-                    let start = clock.now
-                    let audio = try await engine.synthesize(request)
+                    let (audio, elapsed) = try await Self.timed(on: measurementClock) { try await engine.synthesize(request) }
                     if let problem = FallbackPolicy.problem(with: audio) { throw VoxError.engineFailure(problem) }
-                    best = min(best, (clock.now - start).seconds)
+                    best = min(best, elapsed.seconds)
                 }
                 timings.append(WarmUpMeasurement.Timing(entryIndex: index, entryLabel: entry.label, seconds: best, error: nil))
                 built[index] = engine
@@ -247,6 +249,12 @@ actor OptimizerState {
         activeIndex = chosen
         if let engine = built[chosen] { adopt(engine, index: chosen) }
         logger.info("measured at warm-up", metadata: ["vox.plan.measurement": "\(measurement!.summary)"])
+    }
+
+    private static func timed<C: Clock<Duration>, T>(on clock: C, _ body: () async throws -> T) async throws -> (T, Duration) {
+        let start = clock.now
+        let value = try await body()
+        return (value, start.duration(to: clock.now))
     }
 
     private func adopt(_ synthesizer: any SpeechSynthesizer, index: Int) {

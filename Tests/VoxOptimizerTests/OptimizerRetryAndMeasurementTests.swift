@@ -5,22 +5,24 @@ import VoxONNX
 @testable import VoxOptimizer
 
 /// An engine that fails with `error` for its first `failures` calls (counted across every engine
-/// built for the same entry), then speaks; it takes `delay` per call and reports `placement`.
+/// built for the same entry), then speaks; it takes `delay` per call on `clock` and reports `placement`.
 final class FlakyEngine: SpeechSynthesizer, SessionPlacementReporting, @unchecked Sendable {
     let info: SynthesizerInfo
     let calls: Locked<Int>
     let failures: Int
     let error: VoxError
     let delay: Duration
+    let clock: ManualClock?
     let sessionPlacements: [String: SessionPlacement]
 
     init(label: String, calls: Locked<Int>, failures: Int = 0, error: VoxError = .engineFailure("CUDA failure 2: out of memory"),
-         delay: Duration = .zero, placement: SessionPlacement? = nil) {
+         delay: Duration = .zero, clock: ManualClock? = nil, placement: SessionPlacement? = nil) {
         self.info = SynthesizerInfo(engine: "test", voice: label, sampleRate: 16_000)
         self.calls = calls
         self.failures = failures
         self.error = error
         self.delay = delay
+        self.clock = clock
         self.sessionPlacements = placement.map { ["vits": $0] } ?? [:]
     }
 
@@ -29,9 +31,27 @@ final class FlakyEngine: SpeechSynthesizer, SessionPlacementReporting, @unchecke
             count += 1
             return count
         }
-        if delay > .zero { try await Task.sleep(for: delay) }
+        if let clock { clock.advance(by: delay) } else if delay > .zero { try await Task.sleep(for: delay) }
         if n <= failures { throw error }
         return TestEngine.tone()
+    }
+}
+
+/// A clock that moves only when told: the time an engine "takes" is exactly its `delay`, however
+/// loaded the machine running the tests is.
+final class ManualClock: Clock, Sendable {
+    typealias Instant = ContinuousClock.Instant
+    private let origin = ContinuousClock.now
+    private let elapsed = Locked(Duration.zero)
+
+    var now: Instant { origin.advanced(by: elapsed.get()) }
+    var minimumResolution: Duration { .nanoseconds(1) }
+
+    func advance(by duration: Duration) { elapsed.withLock { $0 += duration } }
+
+    func sleep(until deadline: Instant, tolerance: Duration?) async throws {
+        let target = origin.duration(to: deadline)
+        elapsed.withLock { $0 = max($0, target) }
     }
 }
 
@@ -95,24 +115,25 @@ final class FlakyEngine: SpeechSynthesizer, SessionPlacementReporting, @unchecke
         #expect(report.fallbacks.count == 1 && report.fallbacks[0].kind == .persistent && report.fallbacks[0].retryAfterSeconds == nil)
     }
 
-    /// The two sides differ by 600 ms, not a few: on 2 starved cores a 1 ms sleep has taken tens of
-    /// milliseconds (a CI run chose the wrong side with 1 vs 40 ms).
+    /// On a clock of its own: with real sleeps, two starved cores in a parallel test run once
+    /// stretched the 1 ms side past the 600 ms side's time, and the test chose the wrong side.
     @Test("warm-up measures CUDA against the CPU and runs the faster first")
     func measurementPicksTheFaster() async throws {
         let plan = try piperPlan()
         #expect(plan.measuredAtWarmUp == [0, 1])
-        let slowGPU = OptimizedSynthesizer(plan: plan) { entry in
-            FlakyEngine(label: entry.label, calls: Locked(0), delay: entry.provider == .cuda ? .milliseconds(600) : .milliseconds(1))
+        let clock = ManualClock()
+        let slowGPU = OptimizedSynthesizer(plan: plan, measurementClock: clock) { entry in
+            FlakyEngine(label: entry.label, calls: Locked(0), delay: entry.provider == .cuda ? .milliseconds(600) : .milliseconds(1), clock: clock)
         }
         let report = try await slowGPU.prepare()
         #expect(report.activeEntry?.provider == .cpu)
         let measurement = try #require(report.measurement)
         #expect(measurement.chosenIndex == 1)
-        #expect(measurement.timings.count == 2 && measurement.timings.allSatisfy { $0.seconds != nil })
+        #expect(measurement.timings.map(\.seconds) == [0.6, 0.001], "each side timed at exactly its own delay")
         #expect(report.fallbacks.isEmpty)
 
-        let fastGPU = OptimizedSynthesizer(plan: plan) { entry in
-            FlakyEngine(label: entry.label, calls: Locked(0), delay: entry.provider == .cuda ? .milliseconds(1) : .milliseconds(600))
+        let fastGPU = OptimizedSynthesizer(plan: plan, measurementClock: clock) { entry in
+            FlakyEngine(label: entry.label, calls: Locked(0), delay: entry.provider == .cuda ? .milliseconds(1) : .milliseconds(600), clock: clock)
         }
         #expect(try await fastGPU.prepare().activeEntry?.provider == .cuda)
     }
