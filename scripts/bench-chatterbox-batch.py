@@ -16,7 +16,7 @@ request to the first audio byte, p95 over the batched requests vs over the seque
   scripts/bench-chatterbox-batch.py --bin .build/release/voxserve --model-dir .deps/chatterbox-standin \
       [--precisions fp32,q4] [--levels 1,2,4,8] [--tokens 50] [--label stand-in] [--json out.json]
 """
-import argparse, http.client, json, math, os, socket, struct, subprocess, sys, tempfile, threading, time, uuid, wave
+import argparse, http.client, json, math, os, shutil, socket, struct, subprocess, sys, tempfile, threading, time, uuid, wave
 
 # One sentence each (a request is then exactly --tokens tokens), of different lengths so that the
 # batch's rows have prompts of different lengths.
@@ -159,13 +159,22 @@ def main():
     ap.add_argument("--json")
     args = ap.parse_args()
     levels = [int(x) for x in args.levels.split(",")]
+    scratch = tempfile.mkdtemp(prefix="voxserve-batchbench-")
+    try:
+        return run(args, levels, scratch)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def run(args, levels, scratch):
     voice_file = os.path.join(args.model_dir, "default_voice.wav")
     if not os.path.exists(voice_file):
-        voice_file = os.path.join(tempfile.mkdtemp(prefix="voxserve-batchbench-voice-"), "voice.wav")
+        voice_file = os.path.join(scratch, "voice.wav")
         synthetic_voice(voice_file)
     out = {"label": args.label, "model_dir": args.model_dir, "tokens": args.tokens, "precisions": {}}
     for precision in args.precisions.split(","):
-        home = tempfile.mkdtemp(prefix="voxserve-batchbench-")
+        home = os.path.join(scratch, precision)
+        os.makedirs(home)
         port = free_port()
         env = dict(os.environ, VOXSERVE_HOME=home, VOXSERVE_CHATTERBOX_DIR=args.model_dir)
         top = max(levels)
