@@ -172,6 +172,11 @@ public final class SynthesizerFactory: Sendable {
             measured: MeasuredPrecisionSpeed.load(cacheDirectory: paths.cacheDirectory, cpu: hardware.cpu.modelName))
     }
 
+    /// Memory for the language model's cached conditioning positions of recent voices
+    /// (`ChatterboxOptions.prefixCacheBytes`): 192 KiB per position for the full-size Turbo model in
+    /// fp32, 47 MiB for a 10 s reference's 251 positions, so about five voices.
+    public static let chatterboxPrefixCacheBytes = 256 << 20
+
     /// The Chatterbox export in `directory` (default: `paths.chatterboxDirectory`), through the
     /// optimizer unless it is off. References are conditioned through the shared conditioning
     /// cache, so a voice is encoded once.
@@ -210,6 +215,7 @@ public final class SynthesizerFactory: Sendable {
             if let characters = entry.chunking.maxSentenceCharacters { options.maxSentenceCharacters = characters }
             options.overlapDecoder = entry.chunking.overlapDecoder ?? false
             options.ioBinding = entry.ioBinding
+            options.prefixCacheBytes = Self.chatterboxPrefixCacheBytes
             if let batching = entry.batching {
                 options.maxBatch = batching.maxBatch
                 options.prefillChunkPositions = batching.prefillChunkPositions

@@ -40,6 +40,9 @@ struct ChatterboxBenchRunCommand: AsyncParsableCommand {
     @Flag(help: "Decode each chunk while the next is generated, whatever the plan says (to measure the overlap).")
     var overlap = false
 
+    @Flag(help: "Run every prefill whole, without the cached conditioning positions `voxserve serve` keeps per voice (to measure them).")
+    var noPrefixCache = false
+
     func run() async throws {
         VoxServeCommand.bootstrapLogging(verbose: false)
         let paths = VoxServeCommand.environmentConfiguration().paths
@@ -60,6 +63,7 @@ struct ChatterboxBenchRunCommand: AsyncParsableCommand {
         }
         options.ignoresStopToken = true
         if overlap { options.overlapDecoder = true }
+        if !noPrefixCache { options.prefixCacheBytes = SynthesizerFactory.chatterboxPrefixCacheBytes }
         let clock = ContinuousClock()
         let loadStart = clock.now
         let engine = try ChatterboxEngine(

@@ -59,9 +59,12 @@ final class ChatterboxBatcher: @unchecked Sendable {
     /// A sentence whose prefill is under way, with its own cache.
     private struct Joining {
         let ticket: ChatterboxBatchTicket
+        /// [rows, total − start, hidden]: the positions still to run.
         let embeds: [Float]
+        /// Positions the voice's cached prefix already holds.
+        let start: Int
         let total: Int
-        var done = 0
+        var done: Int
         var past: [String: ONNXValue] = [:]
         var seconds = 0.0
     }
@@ -124,7 +127,9 @@ final class ChatterboxBatcher: @unchecked Sendable {
     private func startJoining(_ ticket: ChatterboxBatchTicket) {
         do {
             let embeds = try ticket.generator.prefillEmbeddings()
-            joining = Joining(ticket: ticket, embeds: embeds, total: ticket.generator.prefixLength)
+            joining = Joining(
+                ticket: ticket, embeds: embeds, start: ticket.generator.prefillStart, total: ticket.generator.prefixLength,
+                done: ticket.generator.prefillStart)
         } catch {
             ticket.generator.finish()
             ticket.fail(error)
@@ -148,11 +153,12 @@ final class ChatterboxBatcher: @unchecked Sendable {
         if !active.isEmpty { countersLock.withLock { $0.interleavedPrefillChunks += 1 } }
         do {
             let runtime = languageModel.runtime
-            if join.done == 0 { join.past = try generator.emptyCache() }
+            if join.done == join.start { join.past = try generator.initialCache() }
             var embeds: [Float] = []
             embeds.reserveCapacity(rows * n * hidden)
+            let span = join.total - join.start
             for b in 0..<rows {
-                let from = (b * join.total + join.done) * hidden
+                let from = (b * span + join.done - join.start) * hidden
                 embeds += join.embeds[from..<(from + n * hidden)]
             }
             var feeds = join.past
@@ -174,9 +180,10 @@ final class ChatterboxBatcher: @unchecked Sendable {
                 return
             }
             joining = nil
+            try generator.rememberPrefix(join.past)
             let logits = try generator.lastLogits(outputs["logits"], firstRow: 0, of: rows, length: n)
             let token = generator.accept(logits)
-            generator.record(stepSeconds: join.seconds, cacheLength: 0)
+            generator.record(stepSeconds: join.seconds, cacheLength: join.start)
             join.ticket.deliver(token, finished: generator.isFinished)
             guard !generator.isFinished else { return }
             // Join: the batch and the newcomer, padded on the left to the longer.

@@ -20,7 +20,8 @@ extension ChatterboxEngine {
         guard !ids.isEmpty else { throw VoxError.invalidInput("The text '\(sentence.prefix(40))' gives no tokens.") }
         return ChatterboxGenerator(
             embedTokens: embedTokens, languageModel: languageModel, layout: layout, conditioning: conditioning,
-            textIDs: ids, placeholder: tokenizer.id(for: "<|endoftext|>") ?? ChatterboxGenerator.turboPlaceholder, options: opts, seed: seed)
+            textIDs: ids, placeholder: tokenizer.id(for: "<|endoftext|>") ?? ChatterboxGenerator.turboPlaceholder, options: opts, seed: seed,
+            prefixCache: prefixCache)
     }
 
     /// The speech tokens of `text` (one sentence, not normalised) in the voice of `reference`; with

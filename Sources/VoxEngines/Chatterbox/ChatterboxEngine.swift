@@ -35,6 +35,9 @@ public final class ChatterboxEngine: SpeechSynthesizer, SessionPlacementReportin
     let logger: Logger
     /// Decodes concurrent sentences together when `options.maxBatch` > 1; nil generates each alone.
     let batcher: ChatterboxBatcher?
+    /// The voices' conditioning positions already run by the language model; nil when
+    /// `options.prefixCacheBytes` is 0.
+    let prefixCache: ChatterboxPrefixCache?
     private let encoderRuns = Locked(0)
 
     /// Loads the export in `modelDirectory` (see `ChatterboxModelFiles`) with the precision variants
@@ -88,6 +91,7 @@ public final class ChatterboxEngine: SpeechSynthesizer, SessionPlacementReportin
         batcher = options.maxBatch > 1
             ? ChatterboxBatcher(languageModel: languageModel, layout: layout, maxBatch: options.maxBatch, prefillChunk: options.prefillChunkPositions)
             : nil
+        prefixCache = options.prefixCacheBytes > 0 ? ChatterboxPrefixCache(capacityBytes: options.prefixCacheBytes) : nil
         tokenizer = try BPETokenizer(directory: files.directory)
         conditioningFingerprint = files.fingerprint(of: .speechEncoder)
         info = SynthesizerInfo(

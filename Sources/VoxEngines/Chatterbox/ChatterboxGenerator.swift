@@ -35,6 +35,8 @@ final class ChatterboxGenerator: @unchecked Sendable {
     let ignoresStopToken: Bool
     /// Where IO binding keeps the KV cache (the language model's device), nil without IO binding.
     let cacheDevice: ONNXIOBinding.Device?
+    /// The voices' conditioning positions already run, shared by the engine's generators.
+    let prefixCache: ChatterboxPrefixCache?
 
     let conditioning: ChatterboxConditioning
     let promptIDs: [Int]
@@ -54,12 +56,18 @@ final class ChatterboxGenerator: @unchecked Sendable {
     private(set) var stoppedAtStopToken = false
     private(set) var isFinished = false
     private(set) var prefixLength = 0
+    /// The conditioning positions `prefixCache` already held at the prefill (0 on a miss): the
+    /// prefill runs positions `prefillStart..<prefixLength` after them.
+    private(set) var prefillStart = 0
+    private var prefixEntry: ChatterboxPrefixCache.Entry?
 
     /// `textIDs` are the tokenizer's ids for the sentence.
     init(
         embedTokens: ONNXSession, languageModel: ONNXSession, layout: ChatterboxModelLayout, conditioning: ChatterboxConditioning,
-        textIDs: [Int], placeholder: Int = ChatterboxGenerator.turboPlaceholder, options: ChatterboxOptions, seed: UInt64
+        textIDs: [Int], placeholder: Int = ChatterboxGenerator.turboPlaceholder, options: ChatterboxOptions, seed: UInt64,
+        prefixCache: ChatterboxPrefixCache? = nil
     ) {
+        self.prefixCache = prefixCache
         self.embedTokens = embedTokens
         self.languageModel = languageModel
         self.layout = layout
@@ -133,8 +141,9 @@ final class ChatterboxGenerator: @unchecked Sendable {
         let length: Int
         if first {
             embeds = try prefillEmbeddings()
-            length = prefixLength
-            past = try emptyCache()
+            past = try initialCache()
+            pastLength = prefillStart
+            length = prefixLength - prefillStart
         } else {
             embeds = try nextEmbeddings()
             length = 1
@@ -163,6 +172,7 @@ final class ChatterboxGenerator: @unchecked Sendable {
         let logits: [Float]
         do {
             past = try nextCache(outputs, rows: batch, length: pastLength + length)
+            if first { try rememberPrefix(past) }
             logits = try lastLogits(outputs["logits"], firstRow: 0, of: batch, length: length)
         } catch let error as ONNXRuntimeError {
             throw VoxError.engineFailure(
@@ -172,14 +182,17 @@ final class ChatterboxGenerator: @unchecked Sendable {
         return accept(logits)
     }
 
-    /// The first step's embeddings, [batch, conditioning + prompt, hidden] as float32: the voice's
-    /// conditioning, then the prompt (its unconditional twin in the second row with guidance).
-    /// Sets `prefixLength`.
+    /// The first step's embeddings, [batch, prefixLength − prefillStart, hidden] as float32: the
+    /// voice's conditioning, then the prompt (its unconditional twin in the second row with
+    /// guidance); without the conditioning when `prefixCache` holds its positions already. Sets
+    /// `prefixLength` and `prefillStart`.
     func prefillEmbeddings() throws -> [Float] {
         let rowIDs = batch == 2 ? [promptIDs, Self.unconditionalIDs(promptIDs)] : [promptIDs]
         let text = try embed(rows: rowIDs, positions: Self.promptPositions(promptIDs))
+        prefixEntry = prefixCache?.lookup(conditioning)
+        prefillStart = prefixEntry?.length ?? 0
         var rows: [Float] = []
-        let cond = try conditioning.audioFeatures.converted(to: .float32).floats()
+        let cond = prefixEntry == nil ? try conditioning.audioFeatures.converted(to: .float32).floats() : []
         let hidden = conditioning.hiddenSize
         let textLength = promptIDs.count
         for b in 0..<batch {
@@ -188,6 +201,19 @@ final class ChatterboxGenerator: @unchecked Sendable {
         }
         prefixLength = conditioning.length + textLength
         return rows
+    }
+
+    /// The cache the prefill starts from: the voice's cached conditioning positions, else empty.
+    func initialCache() throws -> [String: ONNXValue] {
+        guard let entry = prefixEntry else { return try emptyCache() }
+        return try ChatterboxPrefixCache.cache(entry, rows: batch, runtime: languageModel.runtime)
+    }
+
+    /// After a whole prefill (`cache` holds every prefix position): keeps the conditioning's
+    /// positions for the voice's next sentences.
+    func rememberPrefix(_ cache: [String: ONNXValue]) throws {
+        guard let prefixCache, prefixEntry == nil else { return }
+        try prefixCache.store(conditioning, from: cache, runtime: languageModel.runtime)
     }
 
     /// A later step's embeddings, [batch, 1, hidden]: the token chosen last.

@@ -36,6 +36,10 @@ public struct ChatterboxOptions: Sendable, Equatable {
     /// While rows are decoding, a joining sentence's prefill runs at most this many positions
     /// between two of their steps, which bounds how long they stall.
     public var prefillChunkPositions: Int = 64
+    /// Memory for the language model's cache of each voice's conditioning positions
+    /// (`ChatterboxPrefixCache`): a sentence in a voice already heard then prefills only its text.
+    /// 0 (the default, and `--no-optimize`) runs every prefill whole; the optimizer sets it.
+    public var prefixCacheBytes: Int = 0
 
     /// Benchmarks only: generate exactly `maxNewTokens` per sentence, never stopping on the stop
     /// token, so that runs on stand-ins with random weights (which never choose it) or on a real
