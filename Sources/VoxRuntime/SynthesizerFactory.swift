@@ -216,6 +216,8 @@ public final class SynthesizerFactory: Sendable {
             options.overlapDecoder = entry.chunking.overlapDecoder ?? false
             options.ioBinding = entry.ioBinding
             options.prefixCacheBytes = Self.chatterboxPrefixCacheBytes
+            // One decoder call at a time on a CPU, first chunks first (DecoderGate); a GPU queues its own.
+            options.decoderConcurrency = entry.provider == .cpu ? 1 : 0
             if let batching = entry.batching {
                 options.maxBatch = batching.maxBatch
                 options.prefillChunkPositions = batching.prefillChunkPositions

@@ -64,6 +64,7 @@ struct ChatterboxBenchRunCommand: AsyncParsableCommand {
         options.ignoresStopToken = true
         if overlap { options.overlapDecoder = true }
         if !noPrefixCache { options.prefixCacheBytes = SynthesizerFactory.chatterboxPrefixCacheBytes }
+        options.decoderConcurrency = 1
         let clock = ContinuousClock()
         let loadStart = clock.now
         let engine = try ChatterboxEngine(

@@ -46,6 +46,8 @@ final class ChatterboxBatcher: @unchecked Sendable {
         var largestBatch = 0
         var joinsWhileDecoding = 0
         var interleavedPrefillChunks = 0
+        /// 2 ms waits while `holdWhile` held the batch.
+        var holds = 0
     }
     private let countersLock = Locked(Counters())
     var counters: Counters { countersLock.get() }
@@ -76,11 +78,18 @@ final class ChatterboxBatcher: @unchecked Sendable {
     private var joining: Joining?
     private let clock = ContinuousClock()
 
-    init(languageModel: ONNXSession, layout: ChatterboxModelLayout, maxBatch: Int, prefillChunk: Int) {
+    /// While this says so, the loop runs no step (checked every 2 ms): the engine's decoder gate
+    /// holds the batch while a stream's first audio is being decoded.
+    let holdWhile: (@Sendable () -> Bool)?
+
+    init(
+        languageModel: ONNXSession, layout: ChatterboxModelLayout, maxBatch: Int, prefillChunk: Int, holdWhile: (@Sendable () -> Bool)? = nil
+    ) {
         self.languageModel = languageModel
         self.layout = layout
         self.maxBatch = max(1, maxBatch)
         self.prefillChunk = max(1, prefillChunk)
+        self.holdWhile = holdWhile
     }
 
     /// Queues `generator`'s sentence; its tokens come through the ticket. Starts the loop if idle.
@@ -106,6 +115,11 @@ final class ChatterboxBatcher: @unchecked Sendable {
     private func loop() {
         while true {
             dropLeavers()
+            if let holdWhile, !active.isEmpty || joining != nil, holdWhile() {
+                countersLock.withLock { $0.holds += 1 }
+                Thread.sleep(forTimeInterval: 0.002)
+                continue
+            }
             if joining == nil, active.count < maxBatch {
                 let next: ChatterboxBatchTicket? = inbox.withLock { inbox in
                     inbox.pending.removeAll { $0.isCancelled }

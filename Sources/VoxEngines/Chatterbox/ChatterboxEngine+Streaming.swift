@@ -109,11 +109,17 @@ extension ChatterboxEngine {
             try await decoding?.value
             decoding = nil
             decodedUpTo = tokens.count
+            let gate = decoderGate
+            let firstChunk = chunk == 1
+            let decodeInTurn: @Sendable () async throws -> Void = {
+                guard let gate else { return try await offload(decodeWindow) }
+                try await gate.run(firstChunk: firstChunk) { try await offload(decodeWindow) }
+            }
             if chunk == 1 || final || !options.overlapDecoder {
-                try await offload(decodeWindow)
+                try await decodeInTurn()
                 if final { return }
             } else {
-                decoding = Task { try await offload(decodeWindow) }
+                decoding = Task { try await decodeInTurn() }
             }
         }
     }

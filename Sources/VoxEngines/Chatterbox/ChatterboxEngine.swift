@@ -38,6 +38,8 @@ public final class ChatterboxEngine: SpeechSynthesizer, SessionPlacementReportin
     /// The voices' conditioning positions already run by the language model; nil when
     /// `options.prefixCacheBytes` is 0.
     let prefixCache: ChatterboxPrefixCache?
+    /// Orders the streams' decoder calls when `options.decoderConcurrency` > 0.
+    let decoderGate: DecoderGate?
     private let encoderRuns = Locked(0)
 
     /// Loads the export in `modelDirectory` (see `ChatterboxModelFiles`) with the precision variants
@@ -88,8 +90,14 @@ public final class ChatterboxEngine: SpeechSynthesizer, SessionPlacementReportin
             embedTokens: (embedTokens.inputs, embedTokens.outputs),
             languageModel: (languageModel.inputs, languageModel.outputs),
             conditionalDecoder: (conditionalDecoder.inputs, conditionalDecoder.outputs))
+        let gate = options.decoderConcurrency > 0 ? DecoderGate(width: options.decoderConcurrency) : nil
+        decoderGate = gate
+        var holdWhile: (@Sendable () -> Bool)?
+        if let gate { holdWhile = { gate.firstChunksPending } }
         batcher = options.maxBatch > 1
-            ? ChatterboxBatcher(languageModel: languageModel, layout: layout, maxBatch: options.maxBatch, prefillChunk: options.prefillChunkPositions)
+            ? ChatterboxBatcher(
+                languageModel: languageModel, layout: layout, maxBatch: options.maxBatch, prefillChunk: options.prefillChunkPositions,
+                holdWhile: holdWhile)
             : nil
         prefixCache = options.prefixCacheBytes > 0 ? ChatterboxPrefixCache(capacityBytes: options.prefixCacheBytes) : nil
         tokenizer = try BPETokenizer(directory: files.directory)

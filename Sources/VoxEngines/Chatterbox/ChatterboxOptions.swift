@@ -40,6 +40,10 @@ public struct ChatterboxOptions: Sendable, Equatable {
     /// (`ChatterboxPrefixCache`): a sentence in a voice already heard then prefills only its text.
     /// 0 (the default, and `--no-optimize`) runs every prefill whole; the optimizer sets it.
     public var prefixCacheBytes: Int = 0
+    /// Most decoder calls at once across the engine's streams, a stream's first chunk before others'
+    /// later ones (`DecoderGate`); 0 (the default) lets every stream decode when it likes. The plan
+    /// sets 1 on a CPU, where the decoder is bound by arithmetic.
+    public var decoderConcurrency: Int = 0
 
     /// Benchmarks only: generate exactly `maxNewTokens` per sentence, never stopping on the stop
     /// token, so that runs on stand-ins with random weights (which never choose it) or on a real
