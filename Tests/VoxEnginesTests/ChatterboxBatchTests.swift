@@ -30,13 +30,18 @@ import VoxONNX
 
     /// Each text's tokens generated alone, by the batch-1 generator (no batcher involved).
     static func alone(_ engine: ChatterboxEngine, texts: [String], reference: VoiceReference, maxNewTokens: Int? = nil) async throws -> [[Int]] {
+        try await generations(engine, texts: texts, reference: reference, maxNewTokens: maxNewTokens).map(\.tokens)
+    }
+
+    /// Each text generated alone, with what its generator recorded (cache lengths as well as tokens).
+    static func generations(_ engine: ChatterboxEngine, texts: [String], reference: VoiceReference, maxNewTokens: Int? = nil) async throws -> [ChatterboxGeneration] {
         let conditioning = try await engine.conditioning(for: reference)
-        var result: [[Int]] = []
+        var result: [ChatterboxGeneration] = []
         for (i, text) in texts.enumerated() {
             let generator = try engine.makeGenerator(sentence: text, conditioning: conditioning, seed: UInt64(i), maxNewTokens: maxNewTokens)
             let limit = generator.maxNewTokens
             _ = try await offload { try generator.run(atMost: limit) }
-            result.append(generator.tokens)
+            result.append(generator.generation)
         }
         return result
     }

@@ -14,26 +14,13 @@ import VoxONNX
         return options
     }
 
-    /// Each text alone, with the generators themselves (their cache lengths as well as their tokens).
-    static func generations(_ engine: ChatterboxEngine, texts: [String], reference: VoiceReference, maxNewTokens: Int? = nil) async throws -> [ChatterboxGeneration] {
-        let conditioning = try await engine.conditioning(for: reference)
-        var result: [ChatterboxGeneration] = []
-        for (i, text) in texts.enumerated() {
-            let generator = try engine.makeGenerator(sentence: text, conditioning: conditioning, seed: UInt64(i), maxNewTokens: maxNewTokens)
-            let limit = generator.maxNewTokens
-            _ = try await offload { try generator.run(atMost: limit) }
-            result.append(generator.generation)
-        }
-        return result
-    }
-
     @Test func aVoiceHeardBeforePrefillsOnlyItsText() async throws {
         let reference = try ChatterboxFixtures.reference()
         let whole = try ChatterboxFixtures.engine(options: Self.options(cacheBytes: 0))
         let cached = try ChatterboxFixtures.engine(options: Self.options(cacheBytes: 64 << 20))
         #expect(whole.prefixCache == nil)
-        let expected = try await Self.generations(whole, texts: ChatterboxBatchTests.texts, reference: reference)
-        let got = try await Self.generations(cached, texts: ChatterboxBatchTests.texts, reference: reference)
+        let expected = try await ChatterboxBatchTests.generations(whole, texts: ChatterboxBatchTests.texts, reference: reference)
+        let got = try await ChatterboxBatchTests.generations(cached, texts: ChatterboxBatchTests.texts, reference: reference)
         #expect(got.map(\.tokens) == expected.map(\.tokens))
         #expect(expected.filter { $0.tokens.count > 5 }.count >= 3, "\(expected.map(\.tokens.count))")
         let conditioningLength = try await cached.conditioning(for: reference).length
@@ -64,8 +51,8 @@ import VoxONNX
         let texts = Array(ChatterboxBatchTests.texts.prefix(3))
         let whole = try ChatterboxFixtures.engine("chatterbox-tiny-original", options: Self.options(cacheBytes: 0))
         let cached = try ChatterboxFixtures.engine("chatterbox-tiny-original", options: Self.options(cacheBytes: 64 << 20))
-        let expected = try await Self.generations(whole, texts: texts, reference: reference, maxNewTokens: 30)
-        let got = try await Self.generations(cached, texts: texts, reference: reference, maxNewTokens: 30)
+        let expected = try await ChatterboxBatchTests.generations(whole, texts: texts, reference: reference, maxNewTokens: 30)
+        let got = try await ChatterboxBatchTests.generations(cached, texts: texts, reference: reference, maxNewTokens: 30)
         #expect(got.allSatisfy { $0.batchSize == 2 })
         #expect(got.map(\.tokens) == expected.map(\.tokens))
         #expect(try #require(cached.prefixCache).counters.hits == texts.count - 1)
@@ -76,14 +63,14 @@ import VoxONNX
         let engine = try ChatterboxFixtures.engine(options: Self.options(cacheBytes: 64 << 20))
         let first = try ChatterboxFixtures.reference(frequency: 140)
         let second = try ChatterboxFixtures.reference(frequency: 210)
-        _ = try await Self.generations(engine, texts: ["Hi."], reference: first, maxNewTokens: 3)
+        _ = try await ChatterboxBatchTests.generations(engine, texts: ["Hi."], reference: first, maxNewTokens: 3)
         let cache = try #require(engine.prefixCache)
         let one = try #require(cache.lookup(try await engine.conditioning(for: first)))
         #expect(cache.lookup(try await engine.conditioning(for: second)) == nil, "another voice's positions are not these")
 
         let small = try ChatterboxFixtures.engine(options: Self.options(cacheBytes: one.bytes))
         for reference in [first, second] {
-            _ = try await Self.generations(small, texts: ["Hi."], reference: reference, maxNewTokens: 3)
+            _ = try await ChatterboxBatchTests.generations(small, texts: ["Hi."], reference: reference, maxNewTokens: 3)
         }
         let smallCache = try #require(small.prefixCache)
         #expect(smallCache.count == 1)
