@@ -54,7 +54,8 @@ func waitForHealth(_ client: some TestClientProtocol, timeout: Duration = .secon
 
             let text = longText
             let inFlight = Task {
-                try await client.execute(uri: "/v1/audio/speech", method: .post, headers: jsonHeaders, body: json(["input": text, "response_format": "wav"]))
+                try await client.execute(
+                    uri: "/v1/audio/speech", method: .post, headers: jsonHeaders, body: json(["input": text, "response_format": "wav", "stream": false]))
             }
             _ = try await waitForHealth(client, timeout: .seconds(30)) { $0.workers.first?.state == .busy }
             try await Task.sleep(for: .milliseconds(300))
@@ -115,7 +116,9 @@ func waitForHealth(_ client: some TestClientProtocol, timeout: Duration = .secon
     }
 
     /// Stopped in the middle of a request, after it answered: the client's 504 comes at
-    /// `--timeout`, and the silent worker is killed and replaced within seconds.
+    /// `--timeout`, and the silent worker is killed and replaced within seconds. The request is not
+    /// streamed (`stream: false`): a streamed one whose first audio went out before the stop ends
+    /// as a cut-short body, not a 504, and on a busy machine that depended on timing.
     @Test func aWorkerHungMidRequestTimesOutAndIsReplaced() async throws {
         let config = ServerConfiguration(isolation: .process, workers: 1, maxConcurrentSyntheses: 1, requestTimeout: .seconds(4))
         let app = try makeApp(config, service: processService(executable: try voxserveExecutable()))
@@ -126,7 +129,8 @@ func waitForHealth(_ client: some TestClientProtocol, timeout: Duration = .secon
             let text = longText + " " + longText
             let sent = ContinuousClock.now
             let inFlight = Task {
-                try await client.execute(uri: "/v1/audio/speech", method: .post, headers: jsonHeaders, body: json(["input": text, "response_format": "wav"]))
+                try await client.execute(
+                    uri: "/v1/audio/speech", method: .post, headers: jsonHeaders, body: json(["input": text, "response_format": "wav", "stream": false]))
             }
             _ = try await waitForHealth(client, timeout: .seconds(30)) { $0.workers.first?.state == .busy }
             try await Task.sleep(for: .milliseconds(300))
