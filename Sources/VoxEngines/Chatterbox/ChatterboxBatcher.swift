@@ -63,10 +63,10 @@ final class ChatterboxBatcher: @unchecked Sendable {
         let ticket: ChatterboxBatchTicket
         /// [rows, total − start, hidden]: the positions still to run.
         let embeds: [Float]
-        /// Positions the voice's cached prefix already holds.
-        let start: Int
         let total: Int
         var done: Int
+        /// Positions the voice's cached prefix already holds.
+        var start: Int { ticket.generator.prefillStart }
         var past: [String: ONNXValue] = [:]
         var seconds = 0.0
     }
@@ -141,9 +141,7 @@ final class ChatterboxBatcher: @unchecked Sendable {
     private func startJoining(_ ticket: ChatterboxBatchTicket) {
         do {
             let embeds = try ticket.generator.prefillEmbeddings()
-            joining = Joining(
-                ticket: ticket, embeds: embeds, start: ticket.generator.prefillStart, total: ticket.generator.prefixLength,
-                done: ticket.generator.prefillStart)
+            joining = Joining(ticket: ticket, embeds: embeds, total: ticket.generator.prefixLength, done: ticket.generator.prefillStart)
         } catch {
             ticket.generator.finish()
             ticket.fail(error)
@@ -337,25 +335,11 @@ final class ChatterboxBatcher: @unchecked Sendable {
         var next: [String: ONNXValue] = [:]
         for name in layout.pastNames {
             guard let first = rows.first?.source[name] else { continue }
-            let heads = first.shape[1]
-            let dim = first.shape[3]
-            let size = first.elementType.size
-            next[name] = try ONNXValue(zerosOf: first.elementType, shape: [rows.count, heads, newLength, dim], runtime: languageModel.runtime) { out in
-                for (r, source) in rows.enumerated() where source.length > 0 {
-                    guard let value = source.source[name], value.elementType == first.elementType else {
-                        throw VoxError.invalidModel("The Chatterbox KV cache \(name) changed element type between rows.")
-                    }
-                    let from = value.shape[2]
-                    try value.withUnsafeBytes { bytes in
-                        let count = source.length * dim * size
-                        for h in 0..<heads {
-                            let src = ((source.row * heads + h) * from + (from - source.length)) * dim * size
-                            let dst = ((r * heads + h) * newLength + (newLength - source.length)) * dim * size
-                            out.baseAddress!.advanced(by: dst).copyMemory(from: bytes.baseAddress!.advanced(by: src), byteCount: count)
-                        }
-                    }
-                }
+            let pieces = rows.map { row in
+                let value = row.source[name]
+                return KVCachePositions.Piece(value: value, row: row.row, start: (value?.shape[2] ?? 0) - row.length, count: row.length)
             }
+            next[name] = try KVCachePositions.gather(pieces, length: newLength, like: first, name: name, runtime: languageModel.runtime)
         }
         return next
     }

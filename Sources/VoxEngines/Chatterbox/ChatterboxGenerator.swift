@@ -56,10 +56,10 @@ final class ChatterboxGenerator: @unchecked Sendable {
     private(set) var stoppedAtStopToken = false
     private(set) var isFinished = false
     private(set) var prefixLength = 0
-    /// The conditioning positions `prefixCache` already held at the prefill (0 on a miss): the
-    /// prefill runs positions `prefillStart..<prefixLength` after them.
-    private(set) var prefillStart = 0
+    /// The voice's cached conditioning positions, found at the prefill; nil on a miss.
     private var prefixEntry: ChatterboxPrefixCache.Entry?
+    /// The positions the prefill starts after (0 on a miss): it runs `prefillStart..<prefixLength`.
+    var prefillStart: Int { prefixEntry?.length ?? 0 }
 
     /// `textIDs` are the tokenizer's ids for the sentence.
     init(
@@ -185,12 +185,11 @@ final class ChatterboxGenerator: @unchecked Sendable {
     /// The first step's embeddings, [batch, prefixLength − prefillStart, hidden] as float32: the
     /// voice's conditioning, then the prompt (its unconditional twin in the second row with
     /// guidance); without the conditioning when `prefixCache` holds its positions already. Sets
-    /// `prefixLength` and `prefillStart`.
+    /// `prefixLength` and looks the voice up (`prefillStart`).
     func prefillEmbeddings() throws -> [Float] {
         let rowIDs = batch == 2 ? [promptIDs, Self.unconditionalIDs(promptIDs)] : [promptIDs]
         let text = try embed(rows: rowIDs, positions: Self.promptPositions(promptIDs))
         prefixEntry = prefixCache?.lookup(conditioning)
-        prefillStart = prefixEntry?.length ?? 0
         var rows: [Float] = []
         let cond = prefixEntry == nil ? try conditioning.audioFeatures.converted(to: .float32).floats() : []
         let hidden = conditioning.hiddenSize

@@ -67,7 +67,7 @@ final class ChatterboxPrefixCache: Sendable {
         var bytes = 0
         for (name, value) in cache {
             guard !value.isOnDevice, value.shape.count == 4, value.shape[2] >= length else { return }
-            kept[name] = try Self.positions(value, rows: 1, length: length, runtime: runtime)
+            kept[name] = try Self.firstPositions(of: value, rows: 1, length: length, name: name, runtime: runtime)
             bytes += length * value.shape[1] * value.shape[3] * value.elementType.size
         }
         guard bytes <= capacityBytes else { return }
@@ -88,27 +88,17 @@ final class ChatterboxPrefixCache: Sendable {
     /// two rows share the conditioning); the entry's own values when one row is wanted.
     static func cache(_ entry: Entry, rows: Int, runtime: ONNXRuntime) throws -> [String: ONNXValue] {
         guard rows > 1 else { return entry.cache }
-        return try entry.cache.mapValues { try positions($0, rows: rows, length: entry.length, runtime: runtime) }
+        var repeated: [String: ONNXValue] = [:]
+        for (name, value) in entry.cache {
+            repeated[name] = try firstPositions(of: value, rows: rows, length: entry.length, name: name, runtime: runtime)
+        }
+        return repeated
     }
 
     /// A new [rows, heads, length, dim] value whose every row holds the first `length` positions of
     /// row 0 of `value` ([_, heads, ≥ length, dim]).
-    private static func positions(_ value: ONNXValue, rows: Int, length: Int, runtime: ONNXRuntime) throws -> ONNXValue {
-        let heads = value.shape[1]
-        let from = value.shape[2]
-        let dim = value.shape[3]
-        let size = value.elementType.size
-        let run = length * dim * size
-        return try ONNXValue(zerosOf: value.elementType, shape: [rows, heads, length, dim], runtime: runtime) { out in
-            try value.withUnsafeBytes { bytes in
-                for r in 0..<rows {
-                    for h in 0..<heads {
-                        let src = h * from * dim * size
-                        let dst = (r * heads + h) * run
-                        out.baseAddress!.advanced(by: dst).copyMemory(from: bytes.baseAddress!.advanced(by: src), byteCount: run)
-                    }
-                }
-            }
-        }
+    private static func firstPositions(of value: ONNXValue, rows: Int, length: Int, name: String, runtime: ONNXRuntime) throws -> ONNXValue {
+        let piece = KVCachePositions.Piece(value: value, row: 0, start: 0, count: length)
+        return try KVCachePositions.gather(Array(repeating: piece, count: rows), length: length, like: value, name: name, runtime: runtime)
     }
 }
