@@ -190,8 +190,9 @@ def run(args, levels, scratch):
             rows = []
             for n in levels:
                 r = level(port, "benchvoice", n, args.tokens)
+                r["line"] = line(args.label, precision, r)  # the report quotes it as printed
                 rows.append(r)
-                print(line(args.label, precision, r), flush=True)
+                print(r["line"], flush=True)
             out["precisions"][precision] = rows
         finally:
             proc.terminate()

@@ -14,16 +14,12 @@ struct ChatterboxBatchBenchResult: Codable {
         var aloneFirstAudioP95: Double
         var batchedFirstAudio: [Double]
         var aloneFirstAudio: [Double]
+        /// The line the script printed for this level (the format the issue asks for).
+        var line: String
     }
     var label: String
     var tokens: Int
     var precisions: [String: [Level]]
-
-    /// The line the issue asks for, one per level.
-    static func line(label: String, precision: String, _ l: Level) -> String {
-        String(format: "chatterbox %@ %@ batch %d: %.1f tokens/s vs %.1f sequential, x%.2f; time to first audio p95 %.1f s vs %.1f s alone",
-               label, precision, l.streams, l.batchedTokensPerSecond, l.sequentialTokensPerSecond, l.speedup, l.batchedFirstAudioP95, l.aloneFirstAudioP95)
-    }
 }
 
 extension Bench {
@@ -56,7 +52,7 @@ extension BenchReport {
                 add("\(prefix): tokens/s at \(l.streams) streams", "sequential", "tokens/s", .baseline, [l.sequentialTokensPerSecond])
                 add("\(prefix): time to first audio at \(l.streams) streams (s)", "batched", "s", .voxserve, l.batchedFirstAudio)
                 add("\(prefix): time to first audio at \(l.streams) streams (s)", "alone", "s", .baseline, l.aloneFirstAudio)
-                lines.append(ChatterboxBatchBenchResult.line(label: b.label, precision: precision, l))
+                lines.append(l.line)
             }
         }
     }
