@@ -231,7 +231,8 @@ actor OptimizerState {
                 _ = try await engine.synthesize(request)
                 var best = Double.infinity
                 for _ in 0..<2 {
-                    let (audio, elapsed) = try await Self.timed(on: measurementClock) { try await engine.synthesize(request) }
+                    var audio = AudioBuffer(samples: [], sampleRate: 0)
+                    let elapsed = try await measurementClock.measure { audio = try await engine.synthesize(request) }
                     if let problem = FallbackPolicy.problem(with: audio) { throw VoxError.engineFailure(problem) }
                     best = min(best, elapsed.seconds)
                 }
@@ -249,12 +250,6 @@ actor OptimizerState {
         activeIndex = chosen
         if let engine = built[chosen] { adopt(engine, index: chosen) }
         logger.info("measured at warm-up", metadata: ["vox.plan.measurement": "\(measurement!.summary)"])
-    }
-
-    private static func timed<C: Clock<Duration>, T>(on clock: C, _ body: () async throws -> T) async throws -> (T, Duration) {
-        let start = clock.now
-        let value = try await body()
-        return (value, start.duration(to: clock.now))
     }
 
     private func adopt(_ synthesizer: any SpeechSynthesizer, index: Int) {
