@@ -133,16 +133,20 @@ public struct ChunkingPolicy: Sendable, Equatable, Codable {
     /// Token engines: decode each chunk after the first while the language model generates the
     /// next one (nil: no). Only where the two do not fight for the same few cores.
     public var overlapDecoder: Bool?
+    /// Token engines: most decoder calls at once across concurrent streams, a stream's first chunk
+    /// ahead of others' later ones (nil: no limit).
+    public var decoderConcurrency: Int?
 
     public init(
         maxSentenceCharacters: Int? = nil, firstChunkTokens: Int? = nil, chunkTokens: Int? = nil, parallelSentences: Int = 1,
-        overlapDecoder: Bool? = nil
+        overlapDecoder: Bool? = nil, decoderConcurrency: Int? = nil
     ) {
         self.maxSentenceCharacters = maxSentenceCharacters
         self.firstChunkTokens = firstChunkTokens
         self.chunkTokens = chunkTokens
         self.parallelSentences = parallelSentences
         self.overlapDecoder = overlapDecoder
+        self.decoderConcurrency = decoderConcurrency
     }
 }
 

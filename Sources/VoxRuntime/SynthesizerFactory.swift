@@ -214,10 +214,9 @@ public final class SynthesizerFactory: Sendable {
             if let tokens = entry.chunking.chunkTokens { options.streamChunkTokens = tokens }
             if let characters = entry.chunking.maxSentenceCharacters { options.maxSentenceCharacters = characters }
             options.overlapDecoder = entry.chunking.overlapDecoder ?? false
+            options.decoderConcurrency = entry.chunking.decoderConcurrency ?? 0
             options.ioBinding = entry.ioBinding
             options.prefixCacheBytes = Self.chatterboxPrefixCacheBytes
-            // One decoder call at a time on a CPU, first chunks first (DecoderGate); a GPU queues its own.
-            options.decoderConcurrency = entry.provider == .cpu ? 1 : 0
             if let batching = entry.batching {
                 options.maxBatch = batching.maxBatch
                 options.prefillChunkPositions = batching.prefillChunkPositions

@@ -60,11 +60,11 @@ struct ChatterboxBenchRunCommand: AsyncParsableCommand {
             if let tokens = cpu.chunking.firstChunkTokens { options.streamFirstChunkTokens = tokens }
             if let tokens = cpu.chunking.chunkTokens { options.streamChunkTokens = tokens }
             options.overlapDecoder = cpu.chunking.overlapDecoder ?? false
+            options.decoderConcurrency = cpu.chunking.decoderConcurrency ?? 0
         }
         options.ignoresStopToken = true
         if overlap { options.overlapDecoder = true }
         if !noPrefixCache { options.prefixCacheBytes = SynthesizerFactory.chatterboxPrefixCacheBytes }
-        options.decoderConcurrency = 1
         let clock = ContinuousClock()
         let loadStart = clock.now
         let engine = try ChatterboxEngine(

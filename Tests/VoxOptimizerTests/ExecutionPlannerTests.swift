@@ -123,6 +123,7 @@ struct PlanCase: Sendable, CustomTestStringConvertible {
                 #expect(entry.optimizedModelCacheKey == nil)
                 #expect(entry.chunking.chunkTokens == (kind == .tokens ? 50 : nil))
                 #expect(entry.chunking.parallelSentences == 1)
+                #expect(entry.chunking.decoderConcurrency == nil)
             case .cpu:
                 #expect(entry.deviceIndex == nil)
                 #expect(entry.intraOpThreads == c.cpuThreads)
@@ -130,6 +131,7 @@ struct PlanCase: Sendable, CustomTestStringConvertible {
                 #expect(!entry.ioBinding)
                 #expect(entry.optimizedModelCacheKey?.count == (kind == .sentences ? 64 : nil))
                 #expect(entry.chunking.chunkTokens == (kind == .tokens ? 100 : nil))
+                #expect(entry.chunking.decoderConcurrency == (kind == .tokens ? 1 : nil))
                 #expect(entry.chunking.parallelSentences == (kind == .tokens ? 1 : ExecutionPlanner.parallelSentences(intraOpThreads: c.cpuThreads).count))
             }
             // Only what the engine kind runs is stated: token chunks and sentence length for token engines.
