@@ -20,11 +20,36 @@ public final class ONNXSession: @unchecked Sendable {
     /// The `OrtSession` handle, for `ONNXIOBinding`.
     var handle: OpaquePointer { session }
 
-    public init(modelPath: String, options: SessionOptions = SessionOptions(), runtime: ONNXRuntime) throws {
+    public convenience init(modelPath: String, options: SessionOptions = SessionOptions(), runtime: ONNXRuntime) throws {
         guard FileManager.default.fileExists(atPath: modelPath) else {
             throw ONNXRuntimeError(code: 3, message: modelPath)
         }
+        try self.init(source: .file(modelPath), name: modelPath, options: options, runtime: runtime)
+    }
+
+    /// A model held in memory (a helper graph VoxServe builds, `ONNXGraph`); `name` stands for the
+    /// path in errors and `modelPath`.
+    public convenience init(modelData: Data, name: String, options: SessionOptions = SessionOptions(), runtime: ONNXRuntime) throws {
+        try self.init(source: .bytes(modelData), name: name, options: options, runtime: runtime)
+    }
+
+    private enum Source {
+        case file(String)
+        case bytes(Data)
+    }
+
+    private init(source: Source, name modelPath: String, options: SessionOptions, runtime: ONNXRuntime) throws {
         let api = runtime.api.pointee
+        func create(_ so: OpaquePointer?, _ session: inout OpaquePointer?) throws {
+            switch source {
+            case .file(let path):
+                try runtime.check(api.CreateSession(runtime.env, path, so, &session))
+            case .bytes(let data):
+                try data.withUnsafeBytes { bytes in
+                    try runtime.check(api.CreateSessionFromArray(runtime.env, bytes.baseAddress, bytes.count, so, &session))
+                }
+            }
+        }
         var so: OpaquePointer?
         try runtime.check(api.CreateSessionOptions(&so))
         defer { api.ReleaseSessionOptions(so) }
@@ -39,7 +64,7 @@ public final class ONNXSession: @unchecked Sendable {
             do {
                 try runtime.check(api.SetSessionLogId(so, logID))
                 try runtime.check(api.SetSessionLogSeverityLevel(so, 0))
-                try runtime.check(api.CreateSession(runtime.env, modelPath, so, &session))
+                try create(so, &session)
             } catch {
                 failure = error
             }
@@ -47,7 +72,7 @@ public final class ONNXSession: @unchecked Sendable {
             if let failure { throw failure }
             recorded = SessionPlacement.parse(lines)
         } else {
-            try runtime.check(api.CreateSession(runtime.env, modelPath, so, &session))
+            try create(so, &session)
         }
         self.placement = recorded
         self.runtime = runtime
