@@ -13,15 +13,17 @@ import VoxONNX
 ///   decoding, the prefill runs whole.
 /// - Rows are left-aligned to the longest: a shorter row's cache is padded on the left, its
 ///   `attention_mask` is 0 over the padding and its `position_ids` count its own positions, so it
-///   sees what it would alone. The cache is repacked in Swift when a row joins or leaves (rare);
-///   between, each step's `present.*` is fed back as it is.
+///   sees what it would alone. The cache is repacked when a row joins or leaves (rare): in Swift
+///   on the host, or with IO binding by a gather graph on the model's device (`KVCacheGatherer`),
+///   so a cache in GPU memory never crosses to the host. Between, each step's `present.*` is fed
+///   back as it is.
 /// - Each row samples with its own settings and seed (its `ChatterboxGenerator`), stops on its own
 ///   and leaves; the original model's guidance rows (conditional and unconditional) ride as a pair.
 /// - A row whose prefill or embedding fails, or whose stream is cancelled, leaves alone; a failed
 ///   batch run fails the rows in it (it cannot say whose input was at fault).
 ///
 /// The loop runs off the cooperative pool while any row is waiting or running, and ends when none
-/// is. IO binding is not used: the cache is repacked on the host.
+/// is.
 ///
 /// Thread-safety: `inbox` (tickets waiting, whether a loop runs) is behind its lock; everything
 /// else belongs to the one loop that runs at a time.
@@ -32,6 +34,10 @@ final class ChatterboxBatcher: @unchecked Sendable {
     let maxBatch: Int
     /// Most prefill positions run between two decode steps while rows are decoding.
     let prefillChunk: Int
+    /// Runs the batch's steps and prefill chunks (with IO binding when the engine uses it).
+    private let runner: LanguageModelRunner
+    /// Repacks the cache on the model's device; nil repacks on the host.
+    let gatherer: KVCacheGatherer?
 
     private struct Inbox {
         var pending: [ChatterboxBatchTicket] = []
@@ -83,9 +89,12 @@ final class ChatterboxBatcher: @unchecked Sendable {
     let holdWhile: (@Sendable () -> Bool)?
 
     init(
-        languageModel: ONNXSession, layout: ChatterboxModelLayout, maxBatch: Int, prefillChunk: Int, holdWhile: (@Sendable () -> Bool)? = nil
+        languageModel: ONNXSession, layout: ChatterboxModelLayout, maxBatch: Int, prefillChunk: Int, ioBinding: Bool = false,
+        gatherer: KVCacheGatherer? = nil, holdWhile: (@Sendable () -> Bool)? = nil
     ) {
         self.languageModel = languageModel
+        runner = LanguageModelRunner(session: languageModel, layout: layout, ioBinding: ioBinding)
+        self.gatherer = gatherer
         self.layout = layout
         self.maxBatch = max(1, maxBatch)
         self.prefillChunk = max(1, prefillChunk)
@@ -323,7 +332,7 @@ final class ChatterboxBatcher: @unchecked Sendable {
 
     private func run(_ feeds: [String: ONNXValue], step: String) throws -> [String: ONNXValue] {
         do {
-            return try languageModel.run(values: feeds, outputNames: ["logits"] + layout.presentNames)
+            return try runner.run(feeds)
         } catch let error as ONNXRuntimeError {
             throw VoxError.engineFailure("The Chatterbox language model failed in \(step): \(error.message)", detail: error.description)
         }
@@ -339,7 +348,7 @@ final class ChatterboxBatcher: @unchecked Sendable {
                 let value = row.source[name]
                 return KVCachePositions.Piece(value: value, row: row.row, start: (value?.shape[2] ?? 0) - row.length, count: row.length)
             }
-            next[name] = try KVCachePositions.gather(pieces, length: newLength, like: first, name: name, runtime: languageModel.runtime)
+            next[name] = try KVCachePositions.gather(pieces, length: newLength, like: first, name: name, runtime: languageModel.runtime, gatherer: gatherer)
         }
         return next
     }

@@ -21,7 +21,7 @@ extension ChatterboxEngine {
         return ChatterboxGenerator(
             embedTokens: embedTokens, languageModel: languageModel, layout: layout, conditioning: conditioning,
             textIDs: ids, placeholder: tokenizer.id(for: "<|endoftext|>") ?? ChatterboxGenerator.turboPlaceholder, options: opts, seed: seed,
-            prefixCache: prefixCache)
+            prefixCache: prefixCache, gatherer: kvGatherer)
     }
 
     /// The speech tokens of `text` (one sentence, not normalised) in the voice of `reference`; with

@@ -40,6 +40,8 @@ public final class ChatterboxEngine: SpeechSynthesizer, SessionPlacementReportin
     let prefixCache: ChatterboxPrefixCache?
     /// Orders the streams' decoder calls when `options.decoderConcurrency` > 0.
     let decoderGate: DecoderGate?
+    /// Copies KV-cache positions on the language model's device, with IO binding (nil without).
+    let kvGatherer: KVCacheGatherer?
     private let encoderRuns = Locked(0)
 
     /// Loads the export in `modelDirectory` (see `ChatterboxModelFiles`) with the precision variants
@@ -94,10 +96,17 @@ public final class ChatterboxEngine: SpeechSynthesizer, SessionPlacementReportin
         decoderGate = gate
         var holdWhile: (@Sendable () -> Bool)?
         if let gate { holdWhile = { gate.firstChunksPending } }
+        // With IO binding the cache stays on the language model's device, so its positions are copied
+        // there too: the batch's repacks and the voices' cached prefixes.
+        let gatherer = options.ioBinding
+            ? KVCacheGatherer(
+                languageModel: languageModel, device: LanguageModelRunner.device(of: languageModel))
+            : nil
+        kvGatherer = gatherer
         batcher = options.maxBatch > 1
             ? ChatterboxBatcher(
                 languageModel: languageModel, layout: layout, maxBatch: options.maxBatch, prefillChunk: options.prefillChunkPositions,
-                holdWhile: holdWhile)
+                ioBinding: options.ioBinding, gatherer: gatherer, holdWhile: holdWhile)
             : nil
         prefixCache = options.prefixCacheBytes > 0 ? ChatterboxPrefixCache(capacityBytes: options.prefixCacheBytes) : nil
         tokenizer = try BPETokenizer(directory: files.directory)

@@ -8,8 +8,9 @@ import VoxONNX
 /// each run has two rows, the second with the text's embeddings zeroed, and the logits are
 /// `cond + w·(cond − uncond)`.
 ///
-/// The KV cache stays in ONNX Runtime: each step's `present.*` values are fed back as the next
-/// step's `past_key_values.*` without a copy into Swift; only the last position's logits come out.
+/// The KV cache stays in ONNX Runtime (on the GPU with IO binding): each step's `present.*` values
+/// are fed back as the next step's `past_key_values.*` without a copy into Swift; only the last
+/// position's logits come out.
 ///
 /// Thread-safety: one task drives a generator at a time (the engine hands each request its own);
 /// it holds no lock, so it is `@unchecked Sendable` only to move between that task and `offload`.
@@ -33,10 +34,12 @@ final class ChatterboxGenerator: @unchecked Sendable {
     let batch: Int
     /// Benchmarks only: never stop on the stop token, so every run generates `maxNewTokens`.
     let ignoresStopToken: Bool
-    /// Where IO binding keeps the KV cache (the language model's device), nil without IO binding.
-    let cacheDevice: ONNXIOBinding.Device?
     /// The voices' conditioning positions already run, shared by the engine's generators.
     let prefixCache: ChatterboxPrefixCache?
+    /// Copies cache positions on the language model's device (with IO binding); nil copies on the host.
+    let gatherer: KVCacheGatherer?
+    /// Runs the language model, with IO binding when the options ask for it.
+    let runner: LanguageModelRunner
 
     let conditioning: ChatterboxConditioning
     let promptIDs: [Int]
@@ -44,11 +47,7 @@ final class ChatterboxGenerator: @unchecked Sendable {
     /// The tokens generated so far, for the repetition penalty.
     private var history: Set<Int> = []
     private var past: [String: ONNXValue] = [:]
-    /// The element type each `past_key_values.*` input declares (float16 in fp16 exports).
-    private let pastTypes: [String: TensorElementType]
     private var pastLength = 0
-    /// The language model's IO binding, made at the first step and reused.
-    private var binding: ONNXIOBinding?
     private(set) var tokens: [Int] = []
     private(set) var cacheLengths: [Int] = []
     /// Wall time of each step (language model and sampling), the first one being the prefill.
@@ -65,9 +64,10 @@ final class ChatterboxGenerator: @unchecked Sendable {
     init(
         embedTokens: ONNXSession, languageModel: ONNXSession, layout: ChatterboxModelLayout, conditioning: ChatterboxConditioning,
         textIDs: [Int], placeholder: Int = ChatterboxGenerator.turboPlaceholder, options: ChatterboxOptions, seed: UInt64,
-        prefixCache: ChatterboxPrefixCache? = nil
+        prefixCache: ChatterboxPrefixCache? = nil, gatherer: KVCacheGatherer? = nil
     ) {
         self.prefixCache = prefixCache
+        self.gatherer = gatherer
         self.embedTokens = embedTokens
         self.languageModel = languageModel
         self.layout = layout
@@ -77,21 +77,8 @@ final class ChatterboxGenerator: @unchecked Sendable {
         self.cfgWeight = options.cfgWeight
         self.exaggeration = options.exaggeration
         self.batch = layout.flavor == .original && options.cfgWeight > 0 && layout.lmAcceptsBatchOfTwo ? 2 : 1
-        if options.ioBinding {
-            if languageModel.options.provider == .cuda {
-                cacheDevice = .cuda(deviceID: languageModel.options.deviceID)
-            } else {
-                cacheDevice = .cpu
-            }
-        } else {
-            cacheDevice = nil
-        }
+        runner = LanguageModelRunner(session: languageModel, layout: layout, ioBinding: options.ioBinding)
         self.rng = SeededGenerator(seed: seed)
-        var pastTypes: [String: TensorElementType] = [:]
-        for name in layout.pastNames {
-            pastTypes[name] = languageModel.input(named: name)?.elementType ?? layout.kvType
-        }
-        self.pastTypes = pastTypes
         promptIDs = Self.promptIDs(text: textIDs, flavor: layout.flavor, placeholder: placeholder)
         ignoresStopToken = options.ignoresStopToken
     }
@@ -163,7 +150,7 @@ final class ChatterboxGenerator: @unchecked Sendable {
                     Tensor(int64: Array((0..<batch).map { _ in positions }.joined()), shape: [batch, length]), runtime: runtime)
             }
             feeds.merge(try Self.extraFeeds(layout, runtime: runtime)) { $1 }
-            outputs = try runLanguageModel(feeds)
+            outputs = try runner.run(feeds)
         } catch let error as ONNXRuntimeError {
             throw VoxError.engineFailure("The Chatterbox language model failed at step \(tokens.count): \(error.message)", detail: error.description)
         }
@@ -205,14 +192,14 @@ final class ChatterboxGenerator: @unchecked Sendable {
     /// The cache the prefill starts from: the voice's cached conditioning positions, else empty.
     func initialCache() throws -> [String: ONNXValue] {
         guard let entry = prefixEntry else { return try emptyCache() }
-        return try ChatterboxPrefixCache.cache(entry, rows: batch, runtime: languageModel.runtime)
+        return try ChatterboxPrefixCache.cache(entry, rows: batch, runtime: languageModel.runtime, gatherer: gatherer)
     }
 
     /// After a whole prefill (`cache` holds every prefix position): keeps the conditioning's
     /// positions for the voice's next sentences.
     func rememberPrefix(_ cache: [String: ONNXValue]) throws {
         guard let prefixCache, prefixEntry == nil else { return }
-        try prefixCache.store(conditioning, from: cache, runtime: languageModel.runtime)
+        try prefixCache.store(conditioning, from: cache, runtime: languageModel.runtime, gatherer: gatherer)
     }
 
     /// A later step's embeddings, [batch, 1, hidden]: the token chosen last.
@@ -254,32 +241,6 @@ final class ChatterboxGenerator: @unchecked Sendable {
     func record(stepSeconds seconds: Double, cacheLength: Int) {
         stepSeconds.append(seconds)
         cacheLengths.append(cacheLength)
-    }
-
-    /// One language-model run: plain, or through IO binding with the cache on the model's device
-    /// and the logits on the host. A present output whose type differs from the next step's input
-    /// is bound to the host, where `cacheValue` converts it.
-    private func runLanguageModel(_ feeds: [String: ONNXValue]) throws -> [String: ONNXValue] {
-        guard let device = cacheDevice else {
-            return try languageModel.run(values: feeds, outputNames: ["logits"] + layout.presentNames)
-        }
-        // One binding for the whole loop, cleared and bound again each step (creating one per step
-        // costs an allocation and a release in ONNX Runtime every token).
-        let binding: ONNXIOBinding
-        if let existing = self.binding {
-            existing.clear()
-            binding = existing
-        } else {
-            binding = try ONNXIOBinding(session: languageModel)
-            self.binding = binding
-        }
-        for (name, value) in feeds { try binding.bind(input: name, value) }
-        try binding.bind(output: "logits", on: .cpu)
-        for (input, output) in zip(layout.pastNames, layout.presentNames) {
-            let sameType = languageModel.output(named: output)?.elementType == (pastTypes[input] ?? layout.kvType)
-            try binding.bind(output: output, on: sameType ? device : .cpu)
-        }
-        return try binding.run()
     }
 
     var generation: ChatterboxGeneration {
@@ -386,7 +347,7 @@ final class ChatterboxGenerator: @unchecked Sendable {
     func emptyCache() throws -> [String: ONNXValue] {
         var cache: [String: ONNXValue] = [:]
         for name in layout.pastNames {
-            let empty = try Tensor(floats: [], shape: [batch, layout.kvHeads, 0, layout.headDim], type: pastTypes[name] ?? layout.kvType)
+            let empty = try Tensor(floats: [], shape: [batch, layout.kvHeads, 0, layout.headDim], type: runner.pastTypes[name] ?? layout.kvType)
             cache[name] = try ONNXValue(empty, runtime: languageModel.runtime)
         }
         return cache
@@ -400,7 +361,7 @@ final class ChatterboxGenerator: @unchecked Sendable {
                 throw VoxError.invalidModel(
                     "The Chatterbox language model's \(output) has shape \(outputs[output]?.shape ?? []); expected \(rows) rows of \(length) positions.")
             }
-            cache[input] = try Self.cacheValue(present, as: pastTypes[input] ?? present.elementType, runtime: languageModel.runtime)
+            cache[input] = try Self.cacheValue(present, as: runner.pastTypes[input] ?? present.elementType, runtime: languageModel.runtime)
         }
         return cache
     }

@@ -60,14 +60,16 @@ final class ChatterboxPrefixCache: Sendable {
 
     /// Keeps the first `conditioning.length` positions of row 0 of `cache` (a prefill's
     /// `present.*`, as the next step's `past_key_values.*`) for `conditioning`.
-    func store(_ conditioning: ChatterboxConditioning, from cache: [String: ONNXValue], runtime: ONNXRuntime) throws {
+    /// With a `gatherer` the copy is made on the language model's device (GPU memory, with IO
+    /// binding); without, on the host, and a cache on a device is not kept.
+    func store(_ conditioning: ChatterboxConditioning, from cache: [String: ONNXValue], runtime: ONNXRuntime, gatherer: KVCacheGatherer? = nil) throws {
         let length = conditioning.length
         guard capacityBytes > 0, length > 0 else { return }
         var kept: [String: ONNXValue] = [:]
         var bytes = 0
         for (name, value) in cache {
-            guard !value.isOnDevice, value.shape.count == 4, value.shape[2] >= length else { return }
-            kept[name] = try Self.firstPositions(of: value, rows: 1, length: length, name: name, runtime: runtime)
+            guard gatherer != nil || !value.isOnDevice, value.shape.count == 4, value.shape[2] >= length else { return }
+            kept[name] = try Self.firstPositions(of: value, rows: 1, length: length, name: name, runtime: runtime, gatherer: gatherer)
             bytes += length * value.shape[1] * value.shape[3] * value.elementType.size
         }
         guard bytes <= capacityBytes else { return }
@@ -86,19 +88,22 @@ final class ChatterboxPrefixCache: Sendable {
 
     /// The entry's cache with its single row repeated for `rows` rows (classifier-free guidance's
     /// two rows share the conditioning); the entry's own values when one row is wanted.
-    static func cache(_ entry: Entry, rows: Int, runtime: ONNXRuntime) throws -> [String: ONNXValue] {
+    static func cache(_ entry: Entry, rows: Int, runtime: ONNXRuntime, gatherer: KVCacheGatherer? = nil) throws -> [String: ONNXValue] {
         guard rows > 1 else { return entry.cache }
         var repeated: [String: ONNXValue] = [:]
         for (name, value) in entry.cache {
-            repeated[name] = try firstPositions(of: value, rows: rows, length: entry.length, name: name, runtime: runtime)
+            repeated[name] = try firstPositions(of: value, rows: rows, length: entry.length, name: name, runtime: runtime, gatherer: gatherer)
         }
         return repeated
     }
 
     /// A new [rows, heads, length, dim] value whose every row holds the first `length` positions of
     /// row 0 of `value` ([_, heads, ≥ length, dim]).
-    private static func firstPositions(of value: ONNXValue, rows: Int, length: Int, name: String, runtime: ONNXRuntime) throws -> ONNXValue {
+    private static func firstPositions(
+        of value: ONNXValue, rows: Int, length: Int, name: String, runtime: ONNXRuntime, gatherer: KVCacheGatherer?
+    ) throws -> ONNXValue {
         let piece = KVCachePositions.Piece(value: value, row: 0, start: 0, count: length)
-        return try KVCachePositions.gather(Array(repeating: piece, count: rows), length: length, like: value, name: name, runtime: runtime)
+        return try KVCachePositions.gather(
+            Array(repeating: piece, count: rows), length: length, like: value, name: name, runtime: runtime, gatherer: gatherer)
     }
 }

@@ -15,8 +15,13 @@ enum KVCachePositions {
 
     /// A new value [pieces.count, heads, length, dim] (heads, dim and element type from `template`)
     /// whose row r holds `pieces[r]`'s positions right-aligned; the columns before them are zero,
-    /// the left padding that the attention mask hides. `name` is for the error.
-    static func gather(_ pieces: [Piece], length: Int, like template: ONNXValue, name: String, runtime: ONNXRuntime) throws -> ONNXValue {
+    /// the left padding that the attention mask hides. `name` is for the error. With a `gatherer`
+    /// the copy runs on the language model's device (a cache in GPU memory stays there); without,
+    /// on the host, which cannot read a value on a device.
+    static func gather(
+        _ pieces: [Piece], length: Int, like template: ONNXValue, name: String, runtime: ONNXRuntime, gatherer: KVCacheGatherer? = nil
+    ) throws -> ONNXValue {
+        if let gatherer { return try gatherer.gather(pieces, length: length, like: template, name: name) }
         let heads = template.shape[1]
         let dim = template.shape[3]
         let size = template.elementType.size
