@@ -144,12 +144,22 @@ public struct ExecutionPlanner: Sendable {
         let elementSize = [ModelPrecision.fp16, .q4f16, .bf16].contains(precision) ? 2 : 4
         let perPosition = geometry.bytesPerPosition(elementSize: elementSize)
         let perSentence = geometry.bytesPerSentence(elementSize: elementSize)
-        let weights = estimatedBytes(entry, inventory) ?? 0
-        let free = memoryBudget > weights ? memoryBudget - weights : 0
-        let memoryBound = memoryBudget == 0 ? Int.max : Int(min(UInt64(Int.max), free / max(1, perSentence)))
+        // On CUDA the cache lives in the language model's own arena, capped at its share of the GPU
+        // budget (`limitGPUMemory`); elsewhere in the memory the whole engine may use.
+        let lm = entry.components.first { $0.name == .languageModel }
+        let arena = entry.provider == .cuda ? lm?.gpuMemoryLimitBytes : nil
+        let weights = arena != nil
+            ? lm.flatMap { inventory.component(named: $0.name)?.bytes(for: $0.precision) }.map { UInt64(Double($0) * memoryOverheadFactor) } ?? 0
+            : estimatedBytes(entry, inventory) ?? 0
+        let budget = arena ?? memoryBudget
+        let free = budget > weights ? budget - weights : 0
+        // A step holds the cache it reads and the one it writes (one position longer) at once.
+        let memoryBound = budget == 0 ? Int.max : Int(min(UInt64(Int.max), free / max(1, 2 * perSentence)))
         var reasons: [String] = []
         let rows = geometry.rowsPerSentence == 1 ? "1 row" : "\(geometry.rowsPerSentence) rows (guidance)"
-        let memoryText = memoryBudget == 0 ? "memory unknown" : "\(gib(free)) left after the weights allows \(memoryBound)"
+        let memoryText = budget == 0
+            ? "memory unknown"
+            : "\(gib(free)) left after the weights\(arena != nil ? " in the language model's arena (its share of the GPU budget)" : "") allows \(memoryBound), counting twice each sentence's cache (a step reads one and writes the next)"
         reasons.append("KV cache: \(geometry.layers) layers × 2 × \(geometry.heads) heads × \(geometry.headDim) × \(elementSize) bytes = \(perPosition / 1024) KiB per position per row; \(geometry.maxPositions) positions × \(rows) = \(perSentence / (1024 * 1024)) MiB per sentence at the longest; \(memoryText).")
         let computeBound: Int
         if entry.provider == .cuda {
@@ -171,9 +181,8 @@ public struct ExecutionPlanner: Sendable {
             reasons.append("Batching off on this CPU (\(hardware.cpu.usableCores) core\(hardware.cpu.usableCores == 1 ? "" : "s"), fewer than \(minCoresToBatchOnCPU)): \(planned) sentences would fit, but on 2 cores batching measured 1.1-1.3x the tokens/s of four streams one after another and delayed a lone request's first audio (3.46 s against 2.77 s), since the batch generates ahead while the decoder shares the cores (--max-batch N turns it on anyway).")
             planned = 1
         }
-        if entry.provider == .cuda, overrides.maxBatch == nil {
-            reasons.append("Batching off on CUDA for now: \(planned) sentences would fit, but the batch repacks its KV cache on the host when a row joins or leaves and so runs without IO binding, which would move the cache across PCIe every step; each sentence decodes alone with its cache on the GPU (--max-batch N turns batching on anyway).")
-            planned = 1
+        if entry.provider == .cuda {
+            reasons.append("The batch's KV cache stays in GPU memory (IO binding): when a sentence joins or leaves, a small gather graph repacks it on the GPU, so it never crosses PCIe. Not yet measured on a GPU by `voxserve bench chatterbox`; --max-batch 1 decodes each sentence alone.")
         }
         let maxBatch = max(1, overrides.maxBatch ?? planned)
         if let forced = overrides.maxBatch {

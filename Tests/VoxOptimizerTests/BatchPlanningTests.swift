@@ -41,8 +41,9 @@ import VoxONNX
     }
 
     @Test func theKVCacheMemoryBoundsTheBatch() throws {
-        // 2 GiB of RAM, 1.5 GiB available: after weights (unknown here: 0) 1.5 GiB / 286 MiB = 5.
-        let small = Fixtures.machine(cpu: Fixtures.ryzen7950X, ram: 2)  // 16 cores: memory binds first
+        // 4 GiB of RAM, 3 GiB available: after weights (unknown here: 0) 3 GiB / (2 × 286 MiB) = 5:
+        // a step holds the cache it reads and the one it writes.
+        let small = Fixtures.machine(cpu: Fixtures.ryzen7950X, ram: 4)  // 16 cores: memory binds first
         let plan = try ExecutionPlanner().plan(hardware: small, inventory: Fixtures.chatterbox, overrides: PlanOverrides(precision: .fp32))
         let batching = try #require(plan.primary?.batching)
         #expect(batching.maxBatch == 5)
@@ -61,15 +62,37 @@ import VoxONNX
         }
     }
 
-    @Test func cudaEntriesDecodeAloneUnlessForcedAndSayWhatWouldFit() throws {
-        let box = Fixtures.machine(cpu: Fixtures.i7_12700K, gpus: [Fixtures.gpu("NVIDIA GeForce RTX 4090", 8, 9, gib: 24)])
-        let plan = try ExecutionPlanner().plan(hardware: box, inventory: Fixtures.chatterbox)
+    /// The full-size export's weights (the stand-ins' file sizes), fp32 and fp16.
+    static let sizedChatterbox = ModelInventory(
+        model: "chatterbox-turbo", kind: .tokens,
+        components: [("speech_encoder", 556_000_000), ("embed_tokens", 233_000_000), ("language_model", 1_270_000_000), ("conditional_decoder", 542_000_000)]
+            .map { name, bytes in
+                ModelComponent(name: ModelComponentID(name), variants: [ModelVariant(.fp32, bytes: UInt64(bytes)), ModelVariant(.fp16, bytes: UInt64(bytes / 2))])
+            })
+
+    /// On CUDA the batch keeps its cache on the GPU (IO binding, repacked there). The cache lives in
+    /// the language model's arena (its share of the GPU budget by weight, 48.8 % here), and a step
+    /// holds two copies: on a 24 GiB card (23.5 GiB free) fp32 fits 17 sentences at the longest,
+    /// (11.47 GiB − 1.5 × 1.27 GB) / (2 × 286 MiB); on 80 GiB 66, so the GPU bound of 64 applies.
+    @Test func cudaBatchesWithTheCacheInTheLanguageModelsArena() throws {
+        let card24 = Fixtures.machine(cpu: Fixtures.i7_12700K, gpus: [Fixtures.gpu("NVIDIA GeForce RTX 4090", 8, 9, gib: 24)])
+        let plan = try ExecutionPlanner().plan(hardware: card24, inventory: Self.sizedChatterbox, overrides: PlanOverrides(precision: .fp32))
         let cuda = try #require(plan.entries.first { $0.provider == .cuda })
-        #expect(cuda.batching?.maxBatch == 1)
+        #expect(cuda.ioBinding)
+        #expect(cuda.batching?.maxBatch == 17, "\(cuda.reasons)")
         #expect(cuda.batching?.prefillChunkPositions == 256)
-        #expect(cuda.reasons.contains { $0.contains("Batching off on CUDA") && $0.contains("64 sentences would fit") })
-        let forced = try ExecutionPlanner().plan(hardware: box, inventory: Fixtures.chatterbox, overrides: PlanOverrides(maxBatch: 16))
-        #expect(forced.entries.first { $0.provider == .cuda }?.batching?.maxBatch == 16)
+        #expect(cuda.reasons.contains { $0.contains("in the language model's arena") && $0.contains("allows 17") })
+        #expect(cuda.reasons.contains { $0.contains("stays in GPU memory") && $0.contains("repacks it on the GPU") })
+        let fp16 = try ExecutionPlanner().plan(hardware: card24, inventory: Self.sizedChatterbox, overrides: PlanOverrides(precision: .fp16))
+        #expect(fp16.entries.first { $0.provider == .cuda }?.batching?.maxBatch == 37)
+        let card80 = Fixtures.machine(cpu: Fixtures.i7_12700K, gpus: [Fixtures.gpu("NVIDIA H100 80GB HBM3", 9, 0, gib: 80)])
+        let big = try ExecutionPlanner().plan(hardware: card80, inventory: Self.sizedChatterbox, overrides: PlanOverrides(precision: .fp32))
+        #expect(big.entries.first { $0.provider == .cuda }?.batching?.maxBatch == ExecutionPlanner.maxGPUBatch)
+        let forced = try ExecutionPlanner().plan(hardware: card24, inventory: Self.sizedChatterbox, overrides: PlanOverrides(maxBatch: 40))
+        #expect(forced.entries.first { $0.provider == .cuda }?.batching?.maxBatch == 40)
+        let off = try ExecutionPlanner().plan(hardware: card24, inventory: Self.sizedChatterbox, overrides: PlanOverrides(maxBatch: 1))
+        #expect(off.entries.first { $0.provider == .cuda }?.batching?.maxBatch == 1)
+        let box = card24
         // Piper does not batch.
         #expect(try ExecutionPlanner().plan(hardware: box, inventory: Fixtures.piper).entries.allSatisfy { $0.batching == nil })
     }
