@@ -14,7 +14,7 @@ tokens/s = tokens per request x requests / wall time; time to first audio = from
 request to the first audio byte, p95 over the batched requests vs over the sequential ones.
 
   scripts/bench-chatterbox-batch.py --bin .build/release/voxserve --model-dir .deps/chatterbox-standin \
-      [--precisions fp32,q4] [--levels 1,2,4,8] [--tokens 50] [--label stand-in] [--json out.json]
+      [--precisions fp32,q4] [--levels 1,2,4,8] [--tokens 50] [--label stand-in] [--provider cuda] [--json out.json]
 """
 import argparse, http.client, json, math, os, shutil, socket, struct, subprocess, sys, tempfile, threading, time, uuid, wave
 
@@ -156,6 +156,7 @@ def main():
     ap.add_argument("--tokens", type=int, default=50)
     ap.add_argument("--label", default="stand-in")
     ap.add_argument("--threads", type=int, default=0, help="intra-op threads (default: planned)")
+    ap.add_argument("--provider", help="cpu or cuda (default: planned)")
     ap.add_argument("--json")
     args = ap.parse_args()
     levels = [int(x) for x in args.levels.split(",")]
@@ -180,6 +181,8 @@ def run(args, levels, scratch):
         top = max(levels)
         cmd = [args.bin, "serve", "--port", str(port), "--precision", precision, "--max-batch", str(top),
                "--max-concurrent", str(top), "--max-queue", "64", "--timeout", "900", "--bench-max-new-tokens", str(args.tokens)]
+        if args.provider:
+            cmd += ["--provider", args.provider]
         log = open(os.path.join(home, "serve.log"), "w")
         proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:

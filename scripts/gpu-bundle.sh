@@ -11,7 +11,7 @@
 #                              BUNDLE_CUDA=1 also the pinned CUDA 13 / cuDNN 9 (nvidia/, about 2.4 GB)
 #     deps/models/             the default voice
 #     deps/test-models/        the tiny Chatterbox graphs (turbo and original)
-#     scripts/                 gpu-check.sh, gpu_check.py, make_chatterbox_standin.py (+ the tiny models' script it
+#     scripts/                 gpu-check.sh, gpu_check.py, bench-chatterbox-batch.py, make_chatterbox_standin.py (+ the tiny models' script it
 #                              builds on): the full-size graphs are made there when python3 has numpy and onnx
 #
 # Out: $BUNDLE_OUT (default gpu-bundle/): voxserve-gpu-bundle.tar.gz.part-000…, SHA256SUMS, HOW-TO-RUN.txt.
@@ -70,7 +70,7 @@ else
   VOXSERVE_DEPS="$DEPS" "$ROOT/scripts/setup-gpu.sh" --ort-only "$STAGE/deps/onnxruntime-gpu"
 fi
 
-cp "$ROOT/scripts/gpu-check.sh" "$ROOT/scripts/gpu_check.py" "$STAGE/scripts/"
+cp "$ROOT/scripts/gpu-check.sh" "$ROOT/scripts/gpu_check.py" "$ROOT/scripts/bench-chatterbox-batch.py" "$STAGE/scripts/"
 cp "$ROOT/scripts/make_chatterbox_standin.py" "$ROOT/scripts/make_chatterbox_test_models.py" "$STAGE/scripts/"
 cp "$ROOT/scripts/gpu-bundle-run.sh" "$STAGE/run-gpu-check.sh"
 

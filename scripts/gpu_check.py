@@ -224,6 +224,29 @@ def check_chatterbox(bin_, env, deps, work):
             notes.append(f"chatterbox {name} {precision}: RTF {rtf:.3f}, first audio {ttfa:.3f} s")
 
 
+def check_chatterbox_batch(bin_, env, deps, work):
+    step("Chatterbox continuous batching on CUDA: 1 and 4 concurrent streams through the server")
+    standin = os.path.join(deps, "test-models/chatterbox-standin")
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bench-chatterbox-batch.py")
+    if not os.path.isdir(standin):
+        print("  full-size stand-in: not built; batching not measured")
+        notes.append("chatterbox batching: not measured (no full-size stand-in)")
+        return
+    if left() < 90:
+        fail("out of time before the batching check")
+        return
+    out_json = os.path.join(work, "batch.json")
+    code, out, err = run([sys.executable, script, "--bin", bin_, "--model-dir", standin, "--precisions", "fp32", "--levels", "1,4",
+                          "--tokens", "100", "--provider", GPU, "--label", "stand-in on " + GPU, "--json", out_json],
+                         env, timeout=max(30, int(left()) - 30))
+    if code != 0:
+        fail(f"chatterbox batching: {(out + err)[-600:]}")
+        return
+    for row in json.load(open(out_json))["precisions"]["fp32"]:
+        print("  " + row["line"])
+        notes.append(row["line"])
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -319,7 +342,8 @@ def main():
         print(subprocess.run([smi, "--query-gpu=index,name,compute_cap,memory.total,memory.free,driver_version,pci.bus_id",
                               "--format=csv"], capture_output=True, text=True).stdout)
     for check in (lambda: check_doctor(args.bin, env), lambda: check_piper(args.bin, env, work),
-                  lambda: check_chatterbox(args.bin, env, args.deps, work), lambda: check_server(args.bin, env, work)):
+                  lambda: check_chatterbox(args.bin, env, args.deps, work), lambda: check_server(args.bin, env, work),
+                  lambda: check_chatterbox_batch(args.bin, env, args.deps, work)):
         if left() < 20:
             fail("out of time (8 minutes) before every check ran")
             break
