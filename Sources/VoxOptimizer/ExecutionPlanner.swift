@@ -170,7 +170,7 @@ public struct ExecutionPlanner: Sendable {
             let perCore = quantized ? 2 : 4
             let cores = hardware.cpu.usableCores
             computeBound = max(1, min(maxCPUBatch, perCore * cores))
-            reasons.append("Batch: on a CPU a \(precision) step is bound by reading the weights until the rows' arithmetic catches up: \(perCore) sentences per core × \(cores) core\(cores == 1 ? "" : "s")\(quantized ? " (quantized weights are cheap to read, so arithmetic catches up sooner)" : ""), at most \(maxCPUBatch).")
+            reasons.append("Batch: on a CPU a decode step in \(precision) is bound by reading the weights until the rows' arithmetic catches up: \(perCore) sentences per core × \(cores) core\(cores == 1 ? "" : "s")\(quantized ? " (quantized weights are cheap to read, so arithmetic catches up sooner)" : ""), at most \(maxCPUBatch).")
         }
         var planned = max(1, min(computeBound, memoryBound))
         if entry.provider == .cpu, hardware.cpu.usableCores < minCoresToBatchOnCPU, overrides.maxBatch == nil {
