@@ -148,9 +148,7 @@ public struct ExecutionPlanner: Sendable {
         // budget (`limitGPUMemory`); elsewhere in the memory the whole engine may use.
         let lm = entry.components.first { $0.name == .languageModel }
         let arena = entry.provider == .cuda ? lm?.gpuMemoryLimitBytes : nil
-        let weights = arena != nil
-            ? lm.flatMap { inventory.component(named: $0.name)?.bytes(for: $0.precision) }.map { UInt64(Double($0) * memoryOverheadFactor) } ?? 0
-            : estimatedBytes(entry, inventory) ?? 0
+        let weights = estimatedBytes(arena != nil ? lm.map { [$0] } ?? [] : entry.components, inventory) ?? 0
         let budget = arena ?? memoryBudget
         let free = budget > weights ? budget - weights : 0
         // A step holds the cache it reads and the one it writes (one position longer) at once.
@@ -378,9 +376,15 @@ public struct ExecutionPlanner: Sendable {
 
     /// Estimated memory for an entry's sessions, nil when the inventory does not know the sizes.
     static func estimatedBytes(_ entry: PlanEntry, _ inventory: ModelInventory) -> UInt64? {
+        estimatedBytes(entry.components, inventory)
+    }
+
+    /// The memory `components` need with their chosen variants (weights × `memoryOverheadFactor`),
+    /// nil when no size is known.
+    static func estimatedBytes(_ components: [ComponentPlan], _ inventory: ModelInventory) -> UInt64? {
         var total: UInt64 = 0
         var known = false
-        for plan in entry.components {
+        for plan in components {
             if let bytes = inventory.component(named: plan.name)?.bytes(for: plan.precision) {
                 total += bytes
                 known = true
